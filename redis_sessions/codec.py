@@ -1,0 +1,134 @@
+"""How a session dict is laid out in a Redis hash.
+
+One hash field per session key; the value of each is encoded on its own, so a
+save can write only the fields that changed.
+
+Field names:
+
+* a session key that does not start with ``#`` is stored under its own name;
+* a session key that starts with ``#`` is stored with one more ``#`` in front;
+* a name with exactly one leading ``#`` is engine metadata: ``#c`` (created, unix
+  seconds), ``#m`` (last saved), ``#u`` (the user id, copied from
+  ``_auth_user_id``) and ``#x`` (a tombstone's time of destruction).
+
+Values: with Django's ``JSONSerializer`` (the default), a ``str`` that does not
+start with a NUL byte is stored as its UTF-8 text, without JSON's quotes; any
+other value is a NUL byte followed by the serializer's output. Keeping strings
+bare matters for memory: Redis keeps a small hash in its compact encoding only
+while every value is at most 64 bytes, and ``_auth_user_hash``, present in every
+logged-in session, is 64 characters, or 66 once JSON-quoted. With any other
+serializer every value goes through the serializer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from django.core.signing import JSONSerializer
+
+CREATED = b"#c"
+SAVED = b"#m"
+USER_ID = b"#u"
+DESTROYED = b"#x"
+
+#: The session key whose value Django's auth stores the user id under.
+AUTH_USER_ID_KEY = "_auth_user_id"
+
+_TAGGED = b"\x00"
+
+Fields = dict[bytes, bytes]
+
+
+class Serializer(Protocol):
+    def dumps(self, obj: Any) -> bytes: ...
+
+    def loads(self, data: bytes) -> Any: ...
+
+
+class CorruptSession(ValueError):
+    """A stored hash is not something this engine wrote."""
+
+
+def is_metadata(field: bytes) -> bool:
+    return field[:1] == b"#" and field[1:2] != b"#"
+
+
+class FieldCodec:
+    """Encode a session dict into hash fields, and decode them back."""
+
+    def __init__(self, serializer_class: type[Serializer]) -> None:
+        self.serializer_class = serializer_class
+        self.serializer = serializer_class()
+        self.bare_strings = serializer_class is JSONSerializer
+
+    def encode_value(self, key: str, value: Any) -> bytes:
+        if self.bare_strings and type(value) is str and value[:1] != "\x00":
+            return value.encode()
+        try:
+            return _TAGGED + self.serializer.dumps(value)
+        except (TypeError, ValueError) as exc:
+            name = f"{self.serializer_class.__module__}.{self.serializer_class.__qualname__}"
+            raise TypeError(
+                f"The value of session key {key!r} cannot be serialized with {name} "
+                f"({type(value).__name__}); nothing was saved."
+            ) from exc
+
+    def encode(self, data: Mapping[str, Any]) -> Fields:
+        """Return the data fields of ``data`` plus the ``#u`` metadata field."""
+        fields: Fields = {}
+        for key, value in data.items():
+            if type(key) is not str:
+                raise TypeError(
+                    f"Session keys must be strings, not {type(key).__name__}: {key!r}; "
+                    "nothing was saved."
+                )
+            name = key.encode()
+            if name[:1] == b"#":
+                name = b"#" + name
+            fields[name] = self.encode_value(key, value)
+        user_id = data.get(AUTH_USER_ID_KEY)
+        if user_id is not None:
+            fields[USER_ID] = str(user_id).encode()
+        return fields
+
+    def decode(self, fields: Mapping[bytes, bytes]) -> dict[str, Any]:
+        """Return the session dict stored in ``fields`` (metadata left out).
+
+        Raises :class:`CorruptSession` if any field cannot be decoded.
+        """
+        data: dict[str, Any] = {}
+        try:
+            for name, raw in fields.items():
+                if name[:1] == b"#":
+                    if name[1:2] != b"#":
+                        continue
+                    name = name[1:]
+                if raw[:1] == _TAGGED:
+                    value = self.serializer.loads(raw[1:])
+                elif self.bare_strings:
+                    value = raw.decode()
+                else:
+                    raise CorruptSession("a value without the serializer's tag")
+                data[name.decode()] = value
+        except CorruptSession:
+            raise
+        except Exception as exc:  # Any serializer may raise anything on bad input.
+            raise CorruptSession(f"{type(exc).__name__} while decoding a field") from exc
+        return data
+
+
+def snapshot_of(fields: Mapping[bytes, bytes]) -> Fields:
+    """Keep the fields a save compares against: data fields and the user id."""
+    return {name: raw for name, raw in fields.items() if not is_metadata(name) or name == USER_ID}
+
+
+def changes(new: Mapping[bytes, bytes], old: Mapping[bytes, bytes]) -> tuple[list[bytes], list[bytes]]:
+    """Return ``(field, value, field, value, ...)`` to set and the fields to delete."""
+    to_set: list[bytes] = []
+    for name, raw in new.items():
+        if old.get(name) != raw:
+            to_set.append(name)
+            to_set.append(raw)
+    to_delete = [name for name in old if name not in new]
+    return to_set, to_delete

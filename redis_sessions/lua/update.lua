@@ -1,0 +1,51 @@
+-- update: save the changes of a live session, field by field.
+--
+-- KEYS[1]        the session's Redis key
+-- ARGV[1]        time to live in seconds; zero or less deletes the session
+-- ARGV[2]        now, unix seconds: stored as last saved (#m)
+-- ARGV[3]        '1' to delete every field this call does not set, apart from
+--                the created time (the session was cleared); '0' otherwise
+-- ARGV[4]        n, the number of field/value pairs that follow
+-- ARGV[5..4+2n]  field, value, field, value, ...: fields to set
+-- ARGV[5+2n..]   fields to delete
+--
+-- Returns 1 when saved; 0 when no live session is there (never created, or
+-- expired); -1 when a tombstone is there (destroyed). Nothing is written unless
+-- it returns 1, so a session destroyed or expired by another request is never
+-- brought back, however late this save comes.
+
+local key = KEYS[1]
+-- pcall: a key of another type answers with an error, which is not 1.
+if redis.pcall('HEXISTS', key, '#c') ~= 1 then
+  if redis.pcall('HEXISTS', key, '#x') == 1 then
+    return -1
+  end
+  return 0
+end
+local ttl = tonumber(ARGV[1])
+if ttl <= 0 then
+  redis.call('DEL', key)
+  return 1
+end
+local last_set = 4 + 2 * tonumber(ARGV[4])
+if ARGV[3] == '1' then
+  local keep = {['#c'] = true}
+  for i = 5, last_set, 2 do
+    keep[ARGV[i]] = true
+  end
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    if not keep[field] then
+      redis.call('HDEL', key, field)
+    end
+  end
+end
+redis.call('HSET', key, '#m', ARGV[2])
+-- Slices of 1000: unpack() has a limit on how many values it can spread.
+for first = 5, last_set, 1000 do
+  redis.call('HSET', key, unpack(ARGV, first, math.min(first + 999, last_set)))
+end
+for first = last_set + 1, #ARGV, 1000 do
+  redis.call('HDEL', key, unpack(ARGV, first, math.min(first + 999, #ARGV)))
+end
+redis.call('EXPIRE', key, ttl)
+return 1

@@ -1,0 +1,111 @@
+"""The session engine: ``SESSION_ENGINE = "redis_sessions.session"``.
+
+A thin adapter from Django's ``SessionBase`` to
+:class:`redis_sessions.manager.SessionManager`, which does the work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.sessions.backends.base import CreateError, SessionBase
+
+from redis_sessions.codec import Fields
+from redis_sessions.keys import is_valid_session_key, new_session_key
+from redis_sessions.manager import SessionManager, get_manager
+
+#: How many fresh keys :meth:`SessionStore.create` tries before it gives up. With
+#: 32 random characters a single collision is already beyond belief.
+CREATE_ATTEMPTS = 10
+
+
+class SessionStore(SessionBase):
+    """Django's session API on Redis: atomic saves that merge field by field and
+    logouts that no concurrent request can undo."""
+
+    def __init__(self, session_key: str | None = None) -> None:
+        super().__init__(session_key)
+        # The fields as last loaded or saved: a save writes only what differs.
+        self._snapshot: Fields | None = None
+        # Set by clear(): the next save removes fields other requests added too.
+        self._replace = False
+
+    @property
+    def manager(self) -> SessionManager:
+        return get_manager()
+
+    def _validate_session_key(self, key: Any) -> bool:
+        return is_valid_session_key(key)
+
+    def _get_new_session_key(self) -> str:
+        # No EXISTS round trip: create refuses a taken key and we draw again.
+        return new_session_key()
+
+    def load(self) -> dict[str, Any]:
+        stored = None if self.session_key is None else self.manager.load(self.session_key)
+        if stored is None:
+            self._session_key = None
+            self._snapshot = None
+            return {}
+        self._snapshot = stored.fields
+        return stored.data
+
+    def exists(self, session_key: str | None) -> bool:
+        return is_valid_session_key(session_key) and self.manager.exists(session_key)  # type: ignore[arg-type]
+
+    def create(self) -> None:
+        for _ in range(CREATE_ATTEMPTS):
+            self._session_key = self._get_new_session_key()
+            try:
+                self.save(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+        raise RuntimeError("Unable to create a new session key: every key drawn was taken.")
+
+    def save(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            return self.create()
+        data = self._get_session(no_load=must_create)
+        ttl = self.get_expiry_age()
+        if must_create:
+            self._snapshot = self.manager.create(self.session_key, data, ttl)
+        else:
+            self._snapshot = self.manager.save(
+                self.session_key, data, ttl, snapshot=self._snapshot, replace=self._replace
+            )
+        self._replace = False
+
+    def clear(self) -> None:
+        super().clear()
+        self._replace = True
+
+    def delete(self, session_key: str | None = None) -> None:
+        if session_key is None:
+            if self.session_key is None:
+                return
+            session_key = self.session_key
+        elif not is_valid_session_key(session_key):
+            return
+        self.manager.destroy(session_key)
+
+    def cycle_key(self) -> None:
+        data = self._session
+        old_key = self.session_key
+        if old_key is None:
+            self.create()
+            return
+        self._session_key = self._get_new_session_key()
+        try:
+            self._snapshot = self.manager.cycle(old_key, self.session_key, data, self.get_expiry_age())  # type: ignore[arg-type]
+        except CreateError:
+            # The old session is gone all the same; keep the data under a new key.
+            self.create()
+        self._session_cache = data
+        self._replace = False
+        self.modified = True
+
+    @classmethod
+    def clear_expired(cls) -> None:
+        """Nothing to do: Redis expires sessions and tombstones by itself."""

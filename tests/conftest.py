@@ -1,0 +1,122 @@
+"""Fixtures: a throwaway Redis server for the whole run, wiped before each test."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import redis
+from django.test import override_settings
+
+from tests.servers import RedisServer
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The URL of the server the engine talks to: ``REDIS_URL``, or a server of our own."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    with RedisServer() as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _engine_on_test_server(redis_url: str) -> Iterator[None]:
+    with override_settings(REDIS_SESSIONS={"URL": redis_url}):
+        yield
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the engine's server, for looking at what the engine stored."""
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def _empty_database(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+class CommandLog:
+    """The commands that clients sent to the server, as the server saw them.
+
+    Commands run by Lua scripts are left out: what is left is one entry per
+    command a client sent, so its length is the number of round trips (for
+    commands sent one at a time) or of commands (for pipelines).
+    """
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.commands)
+
+    @property
+    def names(self) -> list[str]:
+        return [command.split(" ", 1)[0].upper() for command in self.commands]
+
+
+@pytest.fixture
+def command_log(redis_url: str) -> Iterator[contextmanager[CommandLog]]:  # type: ignore[type-var]
+    """A context manager that records, with MONITOR, the commands sent inside it."""
+    watcher = redis.Redis.from_url(redis_url)
+    marker = redis.Redis.from_url(redis_url)
+
+    @contextmanager
+    def record() -> Iterator[CommandLog]:
+        log = CommandLog()
+        with watcher.monitor() as monitor:
+            marker.echo("command-log-start")
+            while "command-log-start" not in monitor.next_command()["command"]:
+                pass
+            yield log
+            marker.echo("command-log-end")
+            while True:
+                entry = monitor.next_command()
+                if "command-log-end" in entry["command"]:
+                    break
+                if entry.get("client_type") != "lua":
+                    log.commands.append(entry["command"])
+
+    yield record
+    watcher.close()
+    marker.close()
+
+
+@pytest.fixture
+def run_in_threads() -> object:
+    """Run callables in threads that start together; re-raise the first error."""
+
+    def run(*functions: object) -> list[object]:
+        barrier = threading.Barrier(len(functions))
+        results: list[object] = [None] * len(functions)
+
+        def target(index: int, function: object) -> None:
+            barrier.wait()
+            try:
+                results[index] = function()  # type: ignore[operator]
+            except BaseException as exc:  # Reported to the test by the caller.
+                results[index] = exc
+
+        threads = [
+            threading.Thread(target=target, args=(index, function))
+            for index, function in enumerate(functions)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return results
+
+    return run
