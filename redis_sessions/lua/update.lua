@@ -28,8 +28,18 @@ if ttl <= 0 then
   return 1
 end
 local last_set = 4 + 2 * tonumber(ARGV[4])
+-- Writes come before deletes: when Redis is out of memory the first write is
+-- refused, and then nothing at all has changed.
+redis.call('HSET', key, '#m', ARGV[2])
+-- Slices of 1000: unpack() has a limit on how many values it can spread.
+for first = 5, last_set, 1000 do
+  redis.call('HSET', key, unpack(ARGV, first, math.min(first + 999, last_set)))
+end
+for first = last_set + 1, #ARGV, 1000 do
+  redis.call('HDEL', key, unpack(ARGV, first, math.min(first + 999, #ARGV)))
+end
 if ARGV[3] == '1' then
-  local keep = {['#c'] = true}
+  local keep = {['#c'] = true, ['#m'] = true}
   for i = 5, last_set, 2 do
     keep[ARGV[i]] = true
   end
@@ -38,14 +48,6 @@ if ARGV[3] == '1' then
       redis.call('HDEL', key, field)
     end
   end
-end
-redis.call('HSET', key, '#m', ARGV[2])
--- Slices of 1000: unpack() has a limit on how many values it can spread.
-for first = 5, last_set, 1000 do
-  redis.call('HSET', key, unpack(ARGV, first, math.min(first + 999, last_set)))
-end
-for first = last_set + 1, #ARGV, 1000 do
-  redis.call('HDEL', key, unpack(ARGV, first, math.min(first + 999, #ARGV)))
 end
 redis.call('EXPIRE', key, ttl)
 return 1

@@ -1,0 +1,105 @@
+"""The demo's pages: a visit counter, a form that writes into the session, and a
+look at the Redis hash behind the session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from redis_sessions.keys import abbreviated
+from redis_sessions.manager import get_manager
+
+#: The session key of the visit counter.
+VISITS = "visits"
+
+#: What the engine's own hash fields hold; see redis_sessions.codec.
+METADATA = {
+    "#c": "created (unix time)",
+    "#m": "last saved (unix time)",
+    "#u": "user id, copied from _auth_user_id",
+    "#x": "tombstone: destroyed at (unix time)",
+}
+
+
+@dataclass(frozen=True)
+class HashField:
+    name: str
+    value: str
+    meaning: str
+
+
+def describe_field(name: bytes, raw: bytes) -> HashField:
+    text_name = name.decode(errors="backslashreplace")
+    if text_name in METADATA:
+        meaning = METADATA[text_name]
+    elif text_name.startswith("##"):
+        meaning = f"session key {text_name[1:]!r}, escaped"
+    else:
+        meaning = f"session key {text_name!r}"
+    # A leading NUL marks a value in the serializer's format; strings go in bare.
+    if raw[:1] == b"\x00":
+        value, meaning = raw[1:].decode(errors="backslashreplace"), f"{meaning}, JSON"
+    else:
+        value = raw.decode(errors="backslashreplace")
+    return HashField(text_name, value, meaning)
+
+
+class SessionValueForm(forms.Form):
+    key = forms.CharField(max_length=40)
+    value = forms.CharField(max_length=200, strip=False)
+
+    def clean_key(self) -> str:
+        key: str = self.cleaned_data["key"]
+        if key.startswith("_"):
+            # Django keeps the logged-in user under such keys.
+            raise forms.ValidationError("Keys starting with '_' belong to Django.")
+        if key == VISITS:
+            raise forms.ValidationError(f"'{VISITS}' is the visit counter's.")
+        return key
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    session = request.session
+    session[VISITS] = session.get(VISITS, 0) + 1
+    # Saved here, not only by the middleware after the view, so that the hash
+    # shown below holds this very request's write. The middleware's save that
+    # follows finds no field changed and merely refreshes the expiry.
+    session.save()
+    session_key = session.session_key
+    assert session_key is not None
+    manager = get_manager()
+    redis_key = manager.redis_key(session_key)
+    stored = manager.client.hgetall(redis_key)
+    return render(
+        request,
+        "demo/home.html",
+        {
+            "visits": session[VISITS],
+            "session_key": abbreviated(session_key),
+            # The full key is a credential: it is not printed, not even to its owner.
+            "redis_key": redis_key.replace(session_key, abbreviated(session_key)),
+            "fields": [describe_field(name, raw) for name, raw in sorted(stored.items())],
+            "ttl": manager.client.ttl(redis_key),
+            "form": SessionValueForm(),
+        },
+    )
+
+
+@require_POST
+def set_value(request: HttpRequest) -> HttpResponse:
+    form = SessionValueForm(request.POST)
+    if form.is_valid():
+        key, value = form.cleaned_data["key"], form.cleaned_data["value"]
+        request.session[key] = value
+        messages.success(request, f"Stored {key!r} in the session.")
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    return redirect("home")

@@ -1,0 +1,188 @@
+"""How a session is laid out in Redis: one hash per session, one field per key."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+from django.test import override_settings
+
+from redis_sessions.session import SessionStore
+
+AUTH_HASH = "a" * 64
+
+
+def saved_session(**data: object) -> SessionStore:
+    session = SessionStore()
+    session.update(data)
+    session.create()
+    return session
+
+
+def test_a_session_is_one_hash_under_the_prefix_with_the_key_in_a_hash_tag(
+    redis_client: redis.Redis,
+) -> None:
+    session = saved_session(colour="blue")
+
+    assert redis_client.keys("*") == [f"sessions:{{{session.session_key}}}".encode()]
+    assert redis_client.type(f"sessions:{{{session.session_key}}}") == b"hash"
+
+
+def test_the_prefix_comes_from_the_settings(redis_url: str, redis_client: redis.Redis) -> None:
+    with override_settings(REDIS_SESSIONS={"URL": redis_url, "PREFIX": "myapp:s:"}):
+        session = saved_session(colour="blue")
+
+    assert redis_client.exists(f"myapp:s:{{{session.session_key}}}") == 1
+
+
+def test_strings_are_stored_bare_and_other_values_behind_a_nul_byte(
+    redis_client: redis.Redis,
+) -> None:
+    session = saved_session(name="Zoë", count=3, items=[1, "two"], nothing=None)
+
+    stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+
+    assert stored[b"name"] == "Zoë".encode()
+    assert stored[b"count"] == b"\x003"
+    assert stored[b"items"] == b'\x00[1,"two"]'
+    assert stored[b"nothing"] == b"\x00null"
+
+
+def test_metadata_fields_hold_created_and_saved_times_and_the_user_id(
+    redis_client: redis.Redis,
+) -> None:
+    before = int(time.time())
+    session = saved_session(_auth_user_id="42")
+
+    stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+
+    assert before <= int(stored[b"#c"]) <= before + 1
+    assert stored[b"#m"] == stored[b"#c"]
+    assert stored[b"#u"] == b"42"
+
+
+def test_an_anonymous_session_has_no_user_id_field(redis_client: redis.Redis) -> None:
+    session = saved_session(cart=[1])
+
+    assert not redis_client.hexists(f"sessions:{{{session.session_key}}}", "#u")
+
+
+def test_the_user_id_field_follows_login_and_logout_within_one_session(
+    redis_client: redis.Redis,
+) -> None:
+    session = saved_session(cart=[1])
+    key = f"sessions:{{{session.session_key}}}"
+
+    session["_auth_user_id"] = "7"
+    session.save()
+    assert redis_client.hget(key, "#u") == b"7"
+
+    del session["_auth_user_id"]
+    session.save()
+    assert not redis_client.hexists(key, "#u")
+
+
+def test_session_keys_that_look_like_metadata_are_escaped_and_round_trip(
+    redis_client: redis.Redis,
+) -> None:
+    session = saved_session(**{"#c": "mine", "#": "hash", "##x": 1})
+
+    stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+    loaded = SessionStore(session.session_key).load()
+
+    assert stored[b"##c"] == b"mine"
+    assert stored[b"##"] == b"hash"
+    assert stored[b"###x"] == b"\x001"
+    assert loaded == {"#c": "mine", "#": "hash", "##x": 1}
+
+
+def test_a_string_starting_with_nul_round_trips(redis_client: redis.Redis) -> None:
+    session = saved_session(odd="\x00[1]")
+
+    assert SessionStore(session.session_key).load() == {"odd": "\x00[1]"}
+
+
+def test_a_typical_logged_in_session_stays_in_the_compact_hash_encoding(
+    redis_client: redis.Redis,
+) -> None:
+    # Redis keeps a hash compact (listpack) only while every value is at most 64
+    # bytes; _auth_user_hash is 64 characters. JSON quotes would make it 66.
+    session = saved_session(
+        _auth_user_id="42",
+        _auth_user_backend="django.contrib.auth.backends.ModelBackend",
+        _auth_user_hash=AUTH_HASH,
+        recent=[1, 2, 3],
+    )
+
+    encoding = redis_client.object("encoding", f"sessions:{{{session.session_key}}}")
+
+    assert encoding in (b"listpack", b"ziplist")
+
+
+def test_the_ttl_is_the_session_expiry_age(redis_client: redis.Redis) -> None:
+    session = SessionStore()
+    session.set_expiry(600)
+    session["a"] = 1
+    session.create()
+
+    assert 598 <= redis_client.ttl(f"sessions:{{{session.session_key}}}") <= 600
+
+
+def test_a_save_refreshes_the_ttl(redis_client: redis.Redis) -> None:
+    session = saved_session(a=1)
+    key = f"sessions:{{{session.session_key}}}"
+    redis_client.expire(key, 5)
+
+    session.save()
+
+    assert redis_client.ttl(key) > 1000
+
+
+def test_a_save_with_an_expiry_in_the_past_deletes_the_session(redis_client: redis.Redis) -> None:
+    session = saved_session(a=1)
+
+    session.set_expiry(-10)
+    session.save()
+
+    assert redis_client.keys("*") == []
+
+
+def test_a_new_session_with_an_expiry_in_the_past_writes_nothing(
+    redis_client: redis.Redis,
+) -> None:
+    session = SessionStore()
+    session["a"] = 1
+    session.set_expiry(-10)
+    session.save()
+
+    assert session.session_key is not None
+    assert redis_client.keys("*") == []
+
+
+def test_an_empty_session_is_still_created(redis_client: redis.Redis) -> None:
+    session = SessionStore()
+    session.create()
+
+    assert SessionStore().exists(session.session_key) is True
+    assert set(redis_client.hgetall(f"sessions:{{{session.session_key}}}")) == {b"#c", b"#m"}
+
+
+@pytest.mark.parametrize("count", [1, 600, 2500])
+def test_sessions_with_many_keys_are_saved_whole(count: int) -> None:
+    session = saved_session(**{f"k{i}": i for i in range(count)})
+    session.update({f"k{i}": -i for i in range(count)})
+    session.save()
+
+    assert SessionStore(session.session_key).load() == {f"k{i}": -i for i in range(count)}
+
+
+def test_with_another_serializer_every_value_goes_through_it(redis_client: redis.Redis) -> None:
+    with override_settings(SESSION_SERIALIZER="tests.serializers.TaggingSerializer"):
+        session = saved_session(name="plain", count=2)
+        stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+        loaded = SessionStore(session.session_key).load()
+
+    assert stored[b"name"] == b'\x00tagged:"plain"'
+    assert stored[b"count"] == b"\x00tagged:2"
+    assert loaded == {"name": "plain", "count": 2}
