@@ -27,7 +27,7 @@ from django.core.signals import setting_changed
 from django.core.signing import JSONSerializer
 from django.utils.module_loading import import_string
 from redis import Redis
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import ConnectionError, NoScriptError, RedisError, ResponseError, TimeoutError
 
 from redis_sessions import codec, scripts
 from redis_sessions.codec import CorruptSession, FieldCodec, Fields, Serializer
@@ -104,9 +104,13 @@ class SessionManager:
         return redis_key(self.prefix, session_key)
 
     def _unavailable(self, exc: RedisError, action: str) -> StoreUnavailable:
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            advice = "Check that the server is up and reachable."
+        else:
+            advice = "The server refused the command; nothing was changed."
         return StoreUnavailable(
             f"Redis at {describe(self.client)} could not {action} "
-            f"({type(exc).__name__}: {exc}). Check that the server is up and reachable."
+            f"({type(exc).__name__}: {exc}). {advice}"
         )
 
     def load(self, session_key: str) -> StoredSession | None:
