@@ -28,7 +28,9 @@ def _is_timeout(value: Any) -> bool:
 
 
 @register(Tags.compatibility)
-def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     user = getattr(settings, "REDIS_SESSIONS", {})
     if not isinstance(user, dict):
         return [

@@ -123,7 +123,9 @@ def snapshot_of(fields: Mapping[bytes, bytes]) -> Fields:
     return {name: raw for name, raw in fields.items() if not is_metadata(name) or name == USER_ID}
 
 
-def changes(new: Mapping[bytes, bytes], old: Mapping[bytes, bytes]) -> tuple[list[bytes], list[bytes]]:
+def changes(
+    new: Mapping[bytes, bytes], old: Mapping[bytes, bytes]
+) -> tuple[list[bytes], list[bytes]]:
     """Return ``(field, value, field, value, ...)`` to set and the fields to delete."""
     to_set: list[bytes] = []
     for name, raw in new.items():

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
@@ -123,7 +123,7 @@ class SessionManager:
         """
         key = self.redis_key(session_key)
         try:
-            fields: dict[bytes, bytes] = self.client.hgetall(key)
+            fields = cast("dict[bytes, bytes]", self.client.hgetall(key))
         except ResponseError as exc:
             if str(exc).startswith("WRONGTYPE"):
                 self._suspicious(session_key, "it is not a hash")
@@ -256,11 +256,9 @@ class SessionManager:
             )
         except RedisError as exc:
             raise self._unavailable(exc, "destroy a session") from exc
-        return destroyed == 1
+        return bool(destroyed == 1)
 
-    def cycle(
-        self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int
-    ) -> Fields:
+    def cycle(self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
         """Create ``new_key`` with ``data`` and destroy ``old_key``, in one round trip.
 
         Raises ``CreateError`` if ``new_key`` is taken; ``old_key`` is destroyed

@@ -15,7 +15,7 @@ class LuaScript:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.source = files("redis_sessions").joinpath("lua", f"{name}.lua").read_text()
+        self.source = files("redis_sessions").joinpath("lua").joinpath(f"{name}.lua").read_text()
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
     def __repr__(self) -> str:

@@ -51,7 +51,9 @@ class SessionStore(SessionBase):
         return stored.data
 
     def exists(self, session_key: str | None) -> bool:
-        return is_valid_session_key(session_key) and self.manager.exists(session_key)  # type: ignore[arg-type]
+        if session_key is None or not is_valid_session_key(session_key):
+            return False
+        return self.manager.exists(session_key)
 
     def create(self) -> None:
         for _ in range(CREATE_ATTEMPTS):
@@ -66,8 +68,10 @@ class SessionStore(SessionBase):
 
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
-            return self.create()
-        data = self._get_session(no_load=must_create)
+            self.create()
+            return
+        # _get_session and _session are SessionBase's, missing from django-stubs.
+        data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
         ttl = self.get_expiry_age()
         if must_create:
             self._snapshot = self.manager.create(self.session_key, data, ttl)
@@ -91,14 +95,14 @@ class SessionStore(SessionBase):
         self.manager.destroy(session_key)
 
     def cycle_key(self) -> None:
-        data = self._session
+        data = self._session  # type: ignore[attr-defined]
         old_key = self.session_key
         if old_key is None:
             self.create()
             return
-        self._session_key = self._get_new_session_key()
+        new_key = self._session_key = self._get_new_session_key()
         try:
-            self._snapshot = self.manager.cycle(old_key, self.session_key, data, self.get_expiry_age())  # type: ignore[arg-type]
+            self._snapshot = self.manager.cycle(old_key, new_key, data, self.get_expiry_age())
         except CreateError:
             # The old session is gone all the same; keep the data under a new key.
             self.create()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import pytest
 import redis
@@ -69,7 +69,7 @@ class CommandLog:
 
 
 @pytest.fixture
-def command_log(redis_url: str) -> Iterator[contextmanager[CommandLog]]:  # type: ignore[type-var]
+def command_log(redis_url: str) -> Iterator[Callable[[], AbstractContextManager[CommandLog]]]:
     """A context manager that records, with MONITOR, the commands sent inside it.
 
     The engine's scripts are loaded first, as they are on a server in use: the
@@ -83,7 +83,7 @@ def command_log(redis_url: str) -> Iterator[contextmanager[CommandLog]]:  # type
     @contextmanager
     def record() -> Iterator[CommandLog]:
         log = CommandLog()
-        with watcher.monitor() as monitor:
+        with watcher.monitor() as monitor:  # type: ignore[no-untyped-call]
             marker.echo("command-log-start")
             while "command-log-start" not in monitor.next_command()["command"]:
                 pass
@@ -113,7 +113,7 @@ def run_in_threads() -> object:
             barrier.wait()
             try:
                 results[index] = function()  # type: ignore[operator]
-            except BaseException as exc:  # Reported to the test by the caller.
+            except BaseException as exc:  # noqa: BLE001 -- returned for the test to assert on
                 results[index] = exc
 
         threads = [

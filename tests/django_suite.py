@@ -45,7 +45,7 @@ def ensure_django_tests() -> Path:
         staging = Path(tempfile.mkdtemp(dir=folder.parent if folder.parent.exists() else None))
         with tarfile.open(sdist) as archive:
             for member in archive.getmembers():
-                top, _, rest = member.name.partition("/")
+                _, _, rest = member.name.partition("/")
                 if rest.startswith(wanted) and member.isfile():
                     target = staging / "sessions_tests" / rest[len(wanted) :]
                     target.parent.mkdir(parents=True, exist_ok=True)

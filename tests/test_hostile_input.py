@@ -176,7 +176,7 @@ def test_a_value_json_cannot_encode_raises_type_error_naming_the_key(
     session = SessionStore()
     session["when"] = datetime.datetime(2026, 1, 1)
 
-    with pytest.raises(TypeError, match="'when'.*nothing was saved"):
+    with pytest.raises(TypeError, match=r"'when'.*nothing was saved"):
         session.save()
 
     assert redis_client.keys("*") == []
@@ -211,8 +211,11 @@ def test_a_session_key_that_is_not_a_string_raises_type_error(redis_client: redi
 
 @pytest.fixture
 def own_server() -> Iterator[RedisServer]:
-    with RedisServer() as server, override_settings(
-        REDIS_SESSIONS={"URL": server.url, "SOCKET_TIMEOUT": 0.3, "SOCKET_CONNECT_TIMEOUT": 0.3}
+    with (
+        RedisServer() as server,
+        override_settings(
+            REDIS_SESSIONS={"URL": server.url, "SOCKET_TIMEOUT": 0.3, "SOCKET_CONNECT_TIMEOUT": 0.3}
+        ),
     ):
         yield server
 
@@ -300,7 +303,7 @@ def test_a_full_server_refuses_a_save_and_the_session_is_unchanged(
         del request["b"]
         request.clear()
         request["c"] = "x" * 1000
-        with pytest.raises(StoreUnavailable, match="OutOfMemoryError.*refused"):
+        with pytest.raises(StoreUnavailable, match=r"OutOfMemoryError.*refused"):
             request.save()
     finally:
         admin.config_set("maxmemory", 0)

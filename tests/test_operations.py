@@ -77,7 +77,12 @@ def test_create_draws_a_fresh_key_for_each_attempt() -> None:
 def test_load_returns_what_was_saved() -> None:
     session = saved_session(a=1, b="two", c=[3], d={"e": None})
 
-    assert SessionStore(session.session_key).load() == {"a": 1, "b": "two", "c": [3], "d": {"e": None}}
+    assert SessionStore(session.session_key).load() == {
+        "a": 1,
+        "b": "two",
+        "c": [3],
+        "d": {"e": None},
+    }
 
 
 def test_load_of_an_unknown_key_is_empty_and_forgets_the_key(redis_client: redis.Redis) -> None:
@@ -99,7 +104,7 @@ def test_load_of_a_destroyed_session_is_empty_and_logged_without_data(
 
     assert "destroyed" in caplog.text
     assert "hunter2" not in caplog.text
-    assert session.session_key not in caplog.text
+    assert str(session.session_key) not in caplog.text
 
 
 def test_the_manager_reports_metadata_of_a_loaded_session() -> None:

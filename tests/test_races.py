@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 from django.contrib.sessions.backends.base import UpdateError
@@ -72,39 +73,42 @@ def test_a_logout_racing_saves_in_threads_is_never_undone(
     assert resurrected == 0
 
 
+def logout_inside_a_request(key: str) -> BaseException | None:
+    """Request A loads, request B logs out, request A saves: on two real threads."""
+    has_loaded = threading.Event()
+    has_logged_out = threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def request_a() -> None:
+        session = loaded(key)
+        has_loaded.set()
+        has_logged_out.wait(5)
+        session["cart"] = [1]
+        try:
+            session.save()
+        except UpdateError as exc:
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    def request_b() -> None:
+        has_loaded.wait(5)
+        SessionStore(key).flush()
+        has_logged_out.set()
+
+    threads = [threading.Thread(target=request_a), threading.Thread(target=request_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcome[0]
+
+
 def test_a_logout_landing_inside_a_request_in_threads_is_never_undone() -> None:
-    # The interleaving forced with events, RACES times, on real threads.
     resurrected = 0
     for _ in range(RACES):
         key = logged_in_session()
-        has_loaded = threading.Event()
-        has_logged_out = threading.Event()
-        outcome: list[BaseException | None] = []
-
-        def request_a(key: str = key) -> None:
-            session = loaded(key)
-            has_loaded.set()
-            has_logged_out.wait(5)
-            session["cart"] = [1]
-            try:
-                session.save()
-            except UpdateError as exc:
-                outcome.append(exc)
-            else:
-                outcome.append(None)
-
-        def request_b(key: str = key) -> None:
-            has_loaded.wait(5)
-            SessionStore(key).flush()
-            has_logged_out.set()
-
-        threads = [threading.Thread(target=request_a), threading.Thread(target=request_b)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-        assert isinstance(outcome[0], UpdateError)
+        assert isinstance(logout_inside_a_request(key), UpdateError)
         resurrected += SessionStore().exists(key)
 
     assert resurrected == 0
@@ -130,6 +134,15 @@ def test_concurrent_saves_of_different_keys_both_survive_step_by_step() -> None:
     }
 
 
+def change_after_both_loaded(
+    key: str, both_loaded: threading.Barrier, value: int, name: str
+) -> None:
+    session = loaded(key)
+    both_loaded.wait(5)  # neither request saves before both have loaded
+    session[name] = value
+    session.save()
+
+
 def test_concurrent_saves_of_different_keys_in_threads_both_survive(
     run_in_threads: Callable[..., list[object]],
 ) -> None:
@@ -137,14 +150,9 @@ def test_concurrent_saves_of_different_keys_in_threads_both_survive(
     for attempt in range(RACES):
         key = logged_in_session()
         both_loaded = threading.Barrier(2)
+        change = partial(change_after_both_loaded, key, both_loaded, attempt)
 
-        def change(name: str, key: str = key, attempt: int = attempt) -> None:
-            session = loaded(key)
-            both_loaded.wait(5)  # neither saves before both have loaded
-            session[name] = attempt
-            session.save()
-
-        results = run_in_threads(lambda: change("cart"), lambda: change("flash"))
+        results = run_in_threads(partial(change, "cart"), partial(change, "flash"))
         assert results == [None, None]
         data = SessionStore(key).load()
         lost += data.get("cart") != attempt
