@@ -1,0 +1,154 @@
+"""The manager is a public API: usable on its own, outside Django's SessionBase."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+from django.contrib.sessions.backends.base import CreateError, UpdateError
+from django.test import override_settings
+
+from redis_sessions.manager import SessionManager, get_manager
+from tests.serializers import TaggingSerializer
+
+
+@pytest.fixture
+def manager(redis_url: str) -> Iterator[SessionManager]:
+    manager = SessionManager(
+        redis.Redis.from_url(redis_url), prefix="app:", tombstone_ttl=60, owns_client=True
+    )
+    yield manager
+    manager.close()
+
+
+def test_a_manager_built_by_hand_uses_its_own_prefix(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    manager.create("handmade01", {"a": 1}, 100)
+
+    assert manager.redis_key("handmade01") == "app:{handmade01}"
+    assert redis_client.keys("*") == [b"app:{handmade01}"]
+
+
+def test_load_returns_a_stored_session_with_metadata(manager: SessionManager) -> None:
+    manager.create("handmade01", {"_auth_user_id": 9, "a": [1]}, 100)
+
+    stored = manager.load("handmade01")
+
+    assert stored is not None
+    assert stored.session_key == "handmade01"
+    assert stored.data == {"_auth_user_id": 9, "a": [1]}
+    assert stored.user_id == "9"
+    assert stored.created == stored.saved
+    assert manager.load("unknown001") is None
+
+
+def test_save_with_the_loaded_fields_merges_with_other_writers(manager: SessionManager) -> None:
+    manager.create("handmade01", {"a": 1, "b": 2}, 100)
+    first = manager.load("handmade01")
+    second = manager.load("handmade01")
+    assert first is not None
+    assert second is not None
+
+    manager.save("handmade01", {**first.data, "a": 10}, 100, snapshot=first.fields)
+    manager.save("handmade01", {"b": 2}, 100, snapshot=second.fields)
+
+    stored = manager.load("handmade01")
+    assert stored is not None
+    assert stored.data == {"b": 2}  # the second writer removed a, which it had loaded
+
+
+def test_save_without_a_snapshot_sets_every_field_and_deletes_none(
+    manager: SessionManager,
+) -> None:
+    manager.create("handmade01", {"a": 1}, 100)
+
+    manager.save("handmade01", {"b": 2}, 100)
+
+    stored = manager.load("handmade01")
+    assert stored is not None
+    assert stored.data == {"a": 1, "b": 2}
+
+
+def test_save_with_replace_keeps_only_the_given_data(manager: SessionManager) -> None:
+    manager.create("handmade01", {"a": 1}, 100)
+
+    manager.save("handmade01", {"b": 2}, 100, replace=True)
+
+    stored = manager.load("handmade01")
+    assert stored is not None
+    assert stored.data == {"b": 2}
+
+
+def test_write_errors_follow_djangos_contract(manager: SessionManager) -> None:
+    manager.create("handmade01", {}, 100)
+
+    with pytest.raises(CreateError):
+        manager.create("handmade01", {}, 100)
+    with pytest.raises(UpdateError, match="expired or was never created"):
+        manager.save("missing001", {}, 100)
+    assert manager.destroy("handmade01") is True
+    assert manager.destroy("handmade01") is False
+    with pytest.raises(UpdateError, match="destroyed"):
+        manager.save("handmade01", {}, 100)
+
+
+def test_cycle_moves_a_session_in_one_call(manager: SessionManager) -> None:
+    manager.create("oldkey0001", {"a": 1}, 100)
+
+    manager.cycle("oldkey0001", "newkey0001", {"a": 1, "b": 2}, 100)
+
+    assert manager.exists("oldkey0001") is False
+    stored = manager.load("newkey0001")
+    assert stored is not None
+    assert stored.data == {"a": 1, "b": 2}
+
+
+def test_cycle_onto_a_taken_key_raises_create_error_and_still_ends_the_old(
+    manager: SessionManager,
+) -> None:
+    manager.create("oldkey0001", {"a": 1}, 100)
+    manager.create("taken00001", {"other": True}, 100)
+
+    with pytest.raises(CreateError):
+        manager.cycle("oldkey0001", "taken00001", {"a": 1}, 100)
+
+    assert manager.exists("oldkey0001") is False
+    stored = manager.load("taken00001")
+    assert stored is not None
+    assert stored.data == {"other": True}
+
+
+def test_a_manager_takes_any_serializer(redis_url: str) -> None:
+    manager = SessionManager(redis.Redis.from_url(redis_url), serializer_class=TaggingSerializer)
+    manager.create("handmade01", {"a": "b"}, 100)
+
+    assert manager.client.hget("sessions:{handmade01}", "a") == b'\x00tagged:"b"'
+    manager.client.close()
+
+
+def test_the_configured_manager_is_made_once_and_remade_when_settings_change(
+    redis_url: str,
+) -> None:
+    first = get_manager()
+    assert get_manager() is first
+
+    with override_settings(REDIS_SESSIONS={"URL": redis_url, "PREFIX": "other:"}):
+        assert get_manager().prefix == "other:"
+
+    assert get_manager() is not first
+    assert get_manager().prefix == "sessions:"
+
+
+def test_a_manager_describes_its_server_without_credentials() -> None:
+    manager = SessionManager(redis.Redis.from_url("redis://user:s3cret@example.invalid:7000/3"))
+
+    assert repr(manager) == "<SessionManager example.invalid:7000/3 prefix='sessions:'>"
+    assert "s3cret" not in repr(manager)
+
+
+def test_a_manager_on_a_unix_socket_describes_the_path() -> None:
+    manager = SessionManager(redis.Redis(unix_socket_path="/run/redis/redis.sock"))
+
+    assert repr(manager) == "<SessionManager unix:/run/redis/redis.sock prefix='sessions:'>"
