@@ -4,9 +4,12 @@ look at the Redis hash behind the session."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from django import forms
 from django.contrib import messages
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.exceptions import SessionInterrupted
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -19,10 +22,10 @@ VISITS = "visits"
 
 #: What the engine's own hash fields hold; see redis_sessions.codec.
 METADATA = {
-    "#c": "created (unix time)",
-    "#m": "last saved (unix time)",
-    "#u": "user id, copied from _auth_user_id",
-    "#x": "tombstone: destroyed at (unix time)",
+    b"#c": "created (unix time)",
+    b"#m": "last saved (unix time)",
+    b"#u": "user id, copied from _auth_user_id",
+    b"#x": "tombstone: destroyed at (unix time)",
 }
 
 
@@ -35,8 +38,8 @@ class HashField:
 
 def describe_field(name: bytes, raw: bytes) -> HashField:
     text_name = name.decode(errors="backslashreplace")
-    if text_name in METADATA:
-        meaning = METADATA[text_name]
+    if name in METADATA:
+        meaning = METADATA[name]
     elif text_name.startswith("##"):
         meaning = f"session key {text_name[1:]!r}, escaped"
     else:
@@ -70,12 +73,20 @@ def home(request: HttpRequest) -> HttpResponse:
     # Saved here, not only by the middleware after the view, so that the hash
     # shown below holds this very request's write. The middleware's save that
     # follows finds no field changed and merely refreshes the expiry.
-    session.save()
+    try:
+        session.save()
+    except UpdateError as exc:
+        # Another request logged this session out meanwhile: answer as the
+        # session middleware would, with a 400.
+        raise SessionInterrupted(
+            "The session was destroyed by another request before this one completed."
+        ) from exc
     session_key = session.session_key
     assert session_key is not None
     manager = get_manager()
     redis_key = manager.redis_key(session_key)
-    stored = manager.client.hgetall(redis_key)
+    # The engine's client never decodes responses: names and values are bytes.
+    stored = cast("dict[bytes, bytes]", manager.client.hgetall(redis_key))
     return render(
         request,
         "demo/home.html",
@@ -84,7 +95,10 @@ def home(request: HttpRequest) -> HttpResponse:
             "session_key": abbreviated(session_key),
             # The full key is a credential: it is not printed, not even to its owner.
             "redis_key": redis_key.replace(session_key, abbreviated(session_key)),
-            "fields": [describe_field(name, raw) for name, raw in sorted(stored.items())],
+            "fields": [
+                describe_field(name, stored[name])
+                for name in sorted(stored, key=lambda name: (name not in METADATA, name))
+            ],
             "ttl": manager.client.ttl(redis_key),
             "form": SessionValueForm(),
         },
@@ -101,5 +115,5 @@ def set_value(request: HttpRequest) -> HttpResponse:
     else:
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
     return redirect("home")

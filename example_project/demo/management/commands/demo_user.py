@@ -22,5 +22,6 @@ class Command(BaseCommand):
         if created or not user.check_password(PASSWORD):
             user.set_password(PASSWORD)
             user.save()
-        verb = "Created" if created else "Found"
-        self.stdout.write(f"{verb} user {USERNAME!r} with password {PASSWORD!r}.")
+        if options["verbosity"] >= 1:
+            verb = "Created" if created else "Found"
+            self.stdout.write(f"{verb} user {USERNAME!r} with password {PASSWORD!r}.")
