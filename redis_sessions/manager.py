@@ -9,7 +9,9 @@ directly::
 
     stored = get_manager().load(session_key)
 
-Each method is one round trip to Redis.
+Each method is one round trip to Redis, and has an asyncio twin::
+
+    stored = await get_manager().aload(session_key)
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 from django.conf import settings
@@ -35,6 +38,7 @@ from redis_sessions.conf import DEFAULTS, conf
 from redis_sessions.connection import client_from_settings, describe
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.keys import abbreviated, redis_key
+from redis_sessions.loops import AsyncRedis, ClientPerLoop, async_twin
 
 logger = logging.getLogger("redis_sessions")
 security_logger = logging.getLogger("django.security.SuspiciousSession")
@@ -59,7 +63,13 @@ class StoredSession:
 
 
 class SessionManager:
-    """Sessions in Redis, one hash per session, every write an atomic script."""
+    """Sessions in Redis, one hash per session, every write an atomic script.
+
+    Each operation has a sync method and an asyncio twin whose name starts with
+    ``a`` (``load``/``aload``, ...). The twins run on ``redis.asyncio`` with a
+    client per event loop, derived from the sync client's server, database and
+    credentials, and never hop to a thread.
+    """
 
     def __init__(
         self,
@@ -70,6 +80,7 @@ class SessionManager:
         scan_count: int = DEFAULTS["SCAN_COUNT"],
         serializer_class: type[Serializer] = JSONSerializer,
         owns_client: bool = False,
+        async_client_factory: Callable[[], AsyncRedis] | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -77,6 +88,7 @@ class SessionManager:
         self.scan_count = scan_count
         self.codec = FieldCodec(serializer_class)
         self.owns_client = owns_client
+        self._async_clients = ClientPerLoop(async_client_factory or partial(async_twin, client))
 
     @classmethod
     def from_settings(cls) -> SessionManager:
@@ -94,8 +106,16 @@ class SessionManager:
     def __repr__(self) -> str:
         return f"<SessionManager {describe(self.client)} prefix={self.prefix!r}>"
 
+    @property
+    def aclient(self) -> AsyncRedis:
+        """The asyncio client of the running event loop."""
+        return self._async_clients.get()
+
     def close(self) -> None:
-        """Close the client's connections, if the manager made the client."""
+        """Close the sync client's connections, if the manager made the client.
+
+        Asyncio clients are closed when their event loop closes.
+        """
         if self.owns_client:
             self.client.close()
 
@@ -103,15 +123,7 @@ class SessionManager:
         """Return the Redis key under which ``session_key`` is stored."""
         return redis_key(self.prefix, session_key)
 
-    def _unavailable(self, exc: RedisError, action: str) -> StoreUnavailable:
-        if isinstance(exc, (ConnectionError, TimeoutError)):
-            advice = "Check that the server is up and reachable."
-        else:
-            advice = "The server refused the command; nothing was changed."
-        return StoreUnavailable(
-            f"Redis at {describe(self.client)} could not {action} "
-            f"({type(exc).__name__}: {exc}). {advice}"
-        )
+    # load
 
     def load(self, session_key: str) -> StoredSession | None:
         """Return the live session stored under ``session_key``, or None.
@@ -121,16 +133,30 @@ class SessionManager:
         the last is logged on ``django.security.SuspiciousSession``. A load never
         writes anything.
         """
-        key = self.redis_key(session_key)
         try:
-            fields = cast("dict[bytes, bytes]", self.client.hgetall(key))
-        except ResponseError as exc:
-            if str(exc).startswith("WRONGTYPE"):
-                self._suspicious(session_key, "it is not a hash")
-                return None
-            raise self._unavailable(exc, "load a session") from exc
+            fields = self.client.hgetall(self.redis_key(session_key))
         except RedisError as exc:
-            raise self._unavailable(exc, "load a session") from exc
+            self._load_failed(session_key, exc)
+            return None
+        return self._loaded(session_key, cast("dict[bytes, bytes]", fields))
+
+    async def aload(self, session_key: str) -> StoredSession | None:
+        """The asyncio twin of :meth:`load`."""
+        try:
+            fields = await self.aclient.hgetall(self.redis_key(session_key))
+        except RedisError as exc:
+            self._load_failed(session_key, exc)
+            return None
+        return self._loaded(session_key, cast("dict[bytes, bytes]", fields))
+
+    def _load_failed(self, session_key: str, exc: RedisError) -> None:
+        """Log a key of another type (the load is then a miss); raise for the rest."""
+        if isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE"):
+            self._suspicious(session_key, "it is not a hash")
+            return
+        raise self._unavailable(exc, "load a session") from exc
+
+    def _loaded(self, session_key: str, fields: dict[bytes, bytes]) -> StoredSession | None:
         if not fields:
             return None
         created = fields.get(codec.CREATED)
@@ -168,16 +194,30 @@ class SessionManager:
             reason,
         )
 
+    # exists
+
     def exists(self, session_key: str) -> bool:
         """Tell whether a live session is stored under ``session_key``."""
         try:
-            return bool(self.client.hexists(self.redis_key(session_key), codec.CREATED))
-        except ResponseError as exc:
-            if str(exc).startswith("WRONGTYPE"):
-                return False
-            raise self._unavailable(exc, "look a session up") from exc
+            found = self.client.hexists(self.redis_key(session_key), codec.CREATED)
         except RedisError as exc:
-            raise self._unavailable(exc, "look a session up") from exc
+            return self._exists_failed(exc)
+        return bool(found)
+
+    async def aexists(self, session_key: str) -> bool:
+        """The asyncio twin of :meth:`exists`."""
+        try:
+            found = await self.aclient.hexists(self.redis_key(session_key), codec.CREATED)
+        except RedisError as exc:
+            return self._exists_failed(exc)
+        return bool(found)
+
+    def _exists_failed(self, exc: RedisError) -> bool:
+        if isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE"):
+            return False
+        raise self._unavailable(exc, "look a session up") from exc
+
+    # create
 
     def create(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
         """Store a new session; raise ``CreateError`` if the key is taken.
@@ -185,22 +225,45 @@ class SessionManager:
         A key is taken while it holds a live session or a tombstone. Returns the
         fields written, to pass to a later :meth:`save`.
         """
+        fields, args = self._create_args(data, ttl)
+        if args:
+            try:
+                created = scripts.CREATE(self.client, self.redis_key(session_key), args)
+            except RedisError as exc:
+                raise self._unavailable(exc, "create a session") from exc
+            self._check_created(created)
+        return fields
+
+    async def acreate(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
+        """The asyncio twin of :meth:`create`."""
+        fields, args = self._create_args(data, ttl)
+        if args:
+            try:
+                created = await scripts.CREATE.acall(
+                    self.aclient, self.redis_key(session_key), args
+                )
+            except RedisError as exc:
+                raise self._unavailable(exc, "create a session") from exc
+            self._check_created(created)
+        return fields
+
+    def _create_args(self, data: Mapping[str, Any], ttl: int) -> tuple[Fields, list[Any]]:
         fields = self.codec.encode(data)
-        ttl = int(ttl)
-        if ttl <= 0:
+        if int(ttl) <= 0:
             # It would expire at once: nothing to keep, nothing to send.
-            return fields
-        args: list[Any] = [ttl, int(time.time())]
+            return fields, []
+        args: list[Any] = [int(ttl), int(time.time())]
         for name, raw in fields.items():
             args.append(name)
             args.append(raw)
-        try:
-            created = scripts.CREATE(self.client, self.redis_key(session_key), args)
-        except RedisError as exc:
-            raise self._unavailable(exc, "create a session") from exc
+        return fields, args
+
+    @staticmethod
+    def _check_created(created: Any) -> None:
         if created != 1:
             raise CreateError
-        return fields
+
+    # save
 
     def save(
         self,
@@ -222,6 +285,39 @@ class SessionManager:
         Raises ``UpdateError`` if no live session is there: it expired, or it was
         destroyed, and a save never brings it back. Returns the new snapshot.
         """
+        fields, args = self._update_args(data, ttl, snapshot, replace)
+        try:
+            saved = scripts.UPDATE(self.client, self.redis_key(session_key), args)
+        except RedisError as exc:
+            raise self._unavailable(exc, "save a session") from exc
+        self._check_saved(session_key, saved)
+        return fields
+
+    async def asave(
+        self,
+        session_key: str,
+        data: Mapping[str, Any],
+        ttl: int,
+        *,
+        snapshot: Mapping[bytes, bytes] | None = None,
+        replace: bool = False,
+    ) -> Fields:
+        """The asyncio twin of :meth:`save`."""
+        fields, args = self._update_args(data, ttl, snapshot, replace)
+        try:
+            saved = await scripts.UPDATE.acall(self.aclient, self.redis_key(session_key), args)
+        except RedisError as exc:
+            raise self._unavailable(exc, "save a session") from exc
+        self._check_saved(session_key, saved)
+        return fields
+
+    def _update_args(
+        self,
+        data: Mapping[str, Any],
+        ttl: int,
+        snapshot: Mapping[bytes, bytes] | None,
+        replace: bool,
+    ) -> tuple[Fields, list[Any]]:
         fields = self.codec.encode(data)
         if replace:
             to_set = [item for pair in fields.items() for item in pair]
@@ -231,12 +327,12 @@ class SessionManager:
         args: list[Any] = [int(ttl), int(time.time()), "1" if replace else "0", len(to_set) // 2]
         args += to_set
         args += to_delete
-        try:
-            saved = scripts.UPDATE(self.client, self.redis_key(session_key), args)
-        except RedisError as exc:
-            raise self._unavailable(exc, "save a session") from exc
+        return fields, args
+
+    @staticmethod
+    def _check_saved(session_key: str, saved: Any) -> None:
         if saved == 1:
-            return fields
+            return
         if saved == -1:
             logger.info(
                 "A save of session %s was refused: it was destroyed by another request.",
@@ -245,6 +341,8 @@ class SessionManager:
             raise UpdateError("The session was destroyed by another request.")
         raise UpdateError("The session expired or was never created.")
 
+    # destroy
+
     def destroy(self, session_key: str) -> bool:
         """Replace a live session by a tombstone that lives ``tombstone_ttl`` seconds.
 
@@ -252,11 +350,26 @@ class SessionManager:
         """
         try:
             destroyed = scripts.DESTROY(
-                self.client, self.redis_key(session_key), [self.tombstone_ttl, int(time.time())]
+                self.client, self.redis_key(session_key), self._destroy_args()
             )
         except RedisError as exc:
             raise self._unavailable(exc, "destroy a session") from exc
         return bool(destroyed == 1)
+
+    async def adestroy(self, session_key: str) -> bool:
+        """The asyncio twin of :meth:`destroy`."""
+        try:
+            destroyed = await scripts.DESTROY.acall(
+                self.aclient, self.redis_key(session_key), self._destroy_args()
+            )
+        except RedisError as exc:
+            raise self._unavailable(exc, "destroy a session") from exc
+        return bool(destroyed == 1)
+
+    def _destroy_args(self) -> list[Any]:
+        return [self.tombstone_ttl, int(time.time())]
+
+    # cycle
 
     def cycle(self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
         """Create ``new_key`` with ``data`` and destroy ``old_key``, in one round trip.
@@ -264,31 +377,66 @@ class SessionManager:
         Raises ``CreateError`` if ``new_key`` is taken; ``old_key`` is destroyed
         all the same, so the caller creates the data under another key.
         """
-        fields = self.codec.encode(data)
-        now = int(time.time())
-        create_args: list[Any] = [int(ttl), now]
-        for name, raw in fields.items():
-            create_args.append(name)
-            create_args.append(raw)
-        destroy_args: list[Any] = [self.tombstone_ttl, now]
+        fields, create_args = self._create_args(data, ttl)
         new_redis_key, old_redis_key = self.redis_key(new_key), self.redis_key(old_key)
         try:
             pipe = self.client.pipeline(transaction=False)
-            pipe.evalsha(scripts.CREATE.sha, 1, new_redis_key, *create_args)
-            pipe.evalsha(scripts.DESTROY.sha, 1, old_redis_key, *destroy_args)
-            created, _ = results = pipe.execute(raise_on_error=False)
-            if isinstance(results[0], NoScriptError):
-                created = scripts.CREATE(self.client, new_redis_key, create_args)
-            if isinstance(results[1], NoScriptError):
-                scripts.DESTROY(self.client, old_redis_key, destroy_args)
-            for result in results:
-                if isinstance(result, RedisError) and not isinstance(result, NoScriptError):
-                    raise result
+            if create_args:
+                pipe.evalsha(scripts.CREATE.sha, 1, new_redis_key, *create_args)
+            pipe.evalsha(scripts.DESTROY.sha, 1, old_redis_key, *self._destroy_args())
+            results = pipe.execute(raise_on_error=False)
+            # A server that lost its scripts refused to run them: run each again,
+            # which loads it first.
+            if isinstance(results[-1], NoScriptError):
+                results[-1] = scripts.DESTROY(self.client, old_redis_key, self._destroy_args())
+            if create_args and isinstance(results[0], NoScriptError):
+                results[0] = scripts.CREATE(self.client, new_redis_key, create_args)
+            self._raise_first_error(results)
         except RedisError as exc:
             raise self._unavailable(exc, "cycle a session key") from exc
-        if created != 1:
-            raise CreateError
+        if create_args:
+            self._check_created(results[0])
         return fields
+
+    async def acycle(self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
+        """The asyncio twin of :meth:`cycle`."""
+        fields, create_args = self._create_args(data, ttl)
+        new_redis_key, old_redis_key = self.redis_key(new_key), self.redis_key(old_key)
+        client = self.aclient
+        try:
+            pipe = client.pipeline(transaction=False)
+            if create_args:
+                pipe.evalsha(scripts.CREATE.sha, 1, new_redis_key, *create_args)
+            pipe.evalsha(scripts.DESTROY.sha, 1, old_redis_key, *self._destroy_args())
+            results = await pipe.execute(raise_on_error=False)
+            if isinstance(results[-1], NoScriptError):
+                results[-1] = await scripts.DESTROY.acall(
+                    client, old_redis_key, self._destroy_args()
+                )
+            if create_args and isinstance(results[0], NoScriptError):
+                results[0] = await scripts.CREATE.acall(client, new_redis_key, create_args)
+            self._raise_first_error(results)
+        except RedisError as exc:
+            raise self._unavailable(exc, "cycle a session key") from exc
+        if create_args:
+            self._check_created(results[0])
+        return fields
+
+    @staticmethod
+    def _raise_first_error(results: list[Any]) -> None:
+        for result in results:
+            if isinstance(result, RedisError):
+                raise result
+
+    def _unavailable(self, exc: RedisError, action: str) -> StoreUnavailable:
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            advice = "Check that the server is up and reachable."
+        else:
+            advice = "The server refused the command; nothing was changed."
+        return StoreUnavailable(
+            f"Redis at {describe(self.client)} could not {action} "
+            f"({type(exc).__name__}: {exc}). {advice}"
+        )
 
 
 _lock = threading.Lock()

@@ -7,6 +7,7 @@ from importlib.resources import files
 from typing import Any
 
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import NoScriptError
 
 
@@ -30,7 +31,16 @@ class LuaScript:
             client.script_load(self.source)
             return client.evalsha(self.sha, 1, key, *args)
 
+    async def acall(self, client: AsyncRedis, key: str, args: list[Any]) -> Any:
+        """The asyncio twin of calling the script."""
+        try:
+            return await client.evalsha(self.sha, 1, key, *args)
+        except NoScriptError:
+            await client.script_load(self.source)
+            return await client.evalsha(self.sha, 1, key, *args)
+
 
 CREATE = LuaScript("create")
 UPDATE = LuaScript("update")
 DESTROY = LuaScript("destroy")
+ALL = (CREATE, UPDATE, DESTROY)

@@ -12,11 +12,12 @@ from django.contrib.sessions.backends.base import CreateError, SessionBase
 
 from redis_sessions.codec import Fields
 from redis_sessions.keys import is_valid_session_key, new_session_key
-from redis_sessions.manager import SessionManager, get_manager
+from redis_sessions.manager import SessionManager, StoredSession, get_manager
 
 #: How many fresh keys :meth:`SessionStore.create` tries before it gives up. With
 #: 32 random characters a single collision is already beyond belief.
 CREATE_ATTEMPTS = 10
+CREATE_FAILED = "Unable to create a new session key: every key drawn was taken."
 
 
 class SessionStore(SessionBase):
@@ -41,8 +42,21 @@ class SessionStore(SessionBase):
         # No EXISTS round trip: create refuses a taken key and we draw again.
         return new_session_key()
 
+    async def _aget_new_session_key(self) -> str:
+        return new_session_key()
+
+    # Sync and asyncio twins: the asyncio ones run on redis.asyncio in the
+    # running loop, with no thread hop, and share everything but the I/O.
+
     def load(self) -> dict[str, Any]:
         stored = None if self.session_key is None else self.manager.load(self.session_key)
+        return self._loaded(stored)
+
+    async def aload(self) -> dict[str, Any]:
+        key = self.session_key
+        return self._loaded(None if key is None else await self.manager.aload(key))
+
+    def _loaded(self, stored: StoredSession | None) -> dict[str, Any]:
         if stored is None:
             self._session_key = None
             self._snapshot = None
@@ -55,6 +69,11 @@ class SessionStore(SessionBase):
             return False
         return self.manager.exists(session_key)
 
+    async def aexists(self, session_key: str | None) -> bool:
+        if session_key is None or not is_valid_session_key(session_key):
+            return False
+        return await self.manager.aexists(session_key)
+
     def create(self) -> None:
         for _ in range(CREATE_ATTEMPTS):
             self._session_key = self._get_new_session_key()
@@ -64,7 +83,18 @@ class SessionStore(SessionBase):
                 continue
             self.modified = True
             return
-        raise RuntimeError("Unable to create a new session key: every key drawn was taken.")
+        raise RuntimeError(CREATE_FAILED)
+
+    async def acreate(self) -> None:
+        for _ in range(CREATE_ATTEMPTS):
+            self._session_key = self._get_new_session_key()
+            try:
+                await self.asave(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+        raise RuntimeError(CREATE_FAILED)
 
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
@@ -81,18 +111,38 @@ class SessionStore(SessionBase):
             )
         self._replace = False
 
+    async def asave(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            await self.acreate()
+            return
+        data = await self._aget_session(no_load=must_create)  # type: ignore[attr-defined]
+        ttl = await self.aget_expiry_age()
+        if must_create:
+            self._snapshot = await self.manager.acreate(self.session_key, data, ttl)
+        else:
+            self._snapshot = await self.manager.asave(
+                self.session_key, data, ttl, snapshot=self._snapshot, replace=self._replace
+            )
+        self._replace = False
+
     def clear(self) -> None:
         super().clear()
         self._replace = True
 
     def delete(self, session_key: str | None = None) -> None:
+        session_key = self._key_to_delete(session_key)
+        if session_key is not None:
+            self.manager.destroy(session_key)
+
+    async def adelete(self, session_key: str | None = None) -> None:
+        session_key = self._key_to_delete(session_key)
+        if session_key is not None:
+            await self.manager.adestroy(session_key)
+
+    def _key_to_delete(self, session_key: str | None) -> str | None:
         if session_key is None:
-            if self.session_key is None:
-                return
-            session_key = self.session_key
-        elif not is_valid_session_key(session_key):
-            return
-        self.manager.destroy(session_key)
+            return self.session_key
+        return session_key if is_valid_session_key(session_key) else None
 
     def cycle_key(self) -> None:
         data = self._session  # type: ignore[attr-defined]
@@ -106,9 +156,30 @@ class SessionStore(SessionBase):
         except CreateError:
             # The old session is gone all the same; keep the data under a new key.
             self.create()
+        self._cycled(data)
+
+    async def acycle_key(self) -> None:
+        data = await self._aget_session()  # type: ignore[attr-defined]
+        old_key = self.session_key
+        if old_key is None:
+            await self.acreate()
+            return
+        new_key = self._session_key = self._get_new_session_key()
+        ttl = await self.aget_expiry_age()
+        try:
+            self._snapshot = await self.manager.acycle(old_key, new_key, data, ttl)
+        except CreateError:
+            await self.acreate()
+        self._cycled(data)
+
+    def _cycled(self, data: dict[str, Any]) -> None:
         self._session_cache = data
         self._replace = False
         self.modified = True
+
+    @classmethod
+    async def aclear_expired(cls) -> None:
+        """Nothing to do: Redis expires sessions and tombstones by itself."""
 
     @classmethod
     def clear_expired(cls) -> None:

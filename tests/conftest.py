@@ -77,7 +77,7 @@ def command_log(redis_url: str) -> Iterator[Callable[[], AbstractContextManager[
     """
     watcher = redis.Redis.from_url(redis_url)
     marker = redis.Redis.from_url(redis_url)
-    for script in (scripts.CREATE, scripts.UPDATE, scripts.DESTROY):
+    for script in scripts.ALL:
         marker.script_load(script.source)
 
     @contextmanager

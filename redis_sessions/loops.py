@@ -1,0 +1,116 @@
+"""Asyncio clients, one per event loop.
+
+An asyncio connection belongs to the loop it was opened on. Django's test
+runner, ``async_to_sync`` and ASGI servers each run their own loops, so the
+engine keeps one client per running loop and closes it, with its connections,
+just before that loop closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import redis
+import redis.asyncio
+import redis.asyncio.connection
+from django.core.exceptions import ImproperlyConfigured
+
+AsyncRedis = redis.asyncio.Redis
+
+# Clients still open on each loop, closed by that loop's close().
+_open_clients: WeakKeyDictionary[asyncio.AbstractEventLoop, list[AsyncRedis]] = WeakKeyDictionary()
+
+# What an asyncio connection needs to reach the server a sync client reaches.
+_COPIED_KWARGS = {
+    "host",
+    "port",
+    "path",
+    "db",
+    "username",
+    "password",
+    "credential_provider",
+    "socket_timeout",
+    "socket_connect_timeout",
+    "socket_keepalive",
+    "socket_keepalive_options",
+    "retry_on_timeout",
+    "client_name",
+    "health_check_interval",
+    "protocol",
+}
+
+_ASYNC_CONNECTION_CLASSES: dict[str, type[redis.asyncio.connection.AbstractConnection]] = {
+    "Connection": redis.asyncio.connection.Connection,
+    "SSLConnection": redis.asyncio.connection.SSLConnection,
+    "UnixDomainSocketConnection": redis.asyncio.connection.UnixDomainSocketConnection,
+}
+
+
+def async_twin(client: redis.Redis) -> AsyncRedis:
+    """Return an asyncio client for the server, database and credentials of ``client``.
+
+    Works for clients made from a URL and for django-redis' clients alike.
+    """
+    pool = client.connection_pool
+    connection_class = _ASYNC_CONNECTION_CLASSES.get(pool.connection_class.__name__)
+    if connection_class is None:
+        raise ImproperlyConfigured(
+            f"The engine has no asyncio equivalent of {pool.connection_class.__name__}; "
+            "set REDIS_SESSIONS['URL'] rather than CACHE_ALIAS for this client."
+        )
+    kwargs: dict[str, Any] = {
+        name: value
+        for name, value in pool.connection_kwargs.items()
+        if name in _COPIED_KWARGS or name.startswith("ssl_")
+    }
+    async_pool = redis.asyncio.ConnectionPool(connection_class=connection_class, **kwargs)
+    return redis.asyncio.Redis(connection_pool=async_pool)
+
+
+class ClientPerLoop:
+    """Hands out the asyncio client of the running loop, making it on first use."""
+
+    def __init__(self, factory: Callable[[], AsyncRedis]) -> None:
+        self._factory = factory
+        self._clients: WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncRedis] = (
+            WeakKeyDictionary()
+        )
+
+    def get(self) -> AsyncRedis:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = self._factory()
+            close_with_loop(loop, client)
+        return client
+
+
+def close_with_loop(loop: asyncio.AbstractEventLoop, client: AsyncRedis) -> None:
+    """Close ``client`` and its connections when ``loop`` closes."""
+    clients = _open_clients.get(loop)
+    if clients is None:
+        clients = _open_clients[loop] = []
+        close = loop.close
+
+        def close_clients_then_loop() -> None:
+            pending = _open_clients.pop(loop, [])
+            if pending and not loop.is_closed() and not loop.is_running():
+                loop.run_until_complete(_close_all(pending))
+            close()
+
+        # A loop that takes no attributes (uvloop) lives as long as its server
+        # process; its connections go with the process.
+        with contextlib.suppress(AttributeError):
+            loop.close = close_clients_then_loop  # type: ignore[method-assign]
+    clients.append(client)
+
+
+async def _close_all(clients: list[AsyncRedis]) -> None:
+    await asyncio.gather(
+        *(client.aclose(close_connection_pool=True) for client in clients),
+        return_exceptions=True,
+    )
