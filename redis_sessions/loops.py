@@ -24,6 +24,11 @@ AsyncRedis = redis.asyncio.Redis
 # Clients still open on each loop, closed by that loop's close().
 _open_clients: WeakKeyDictionary[asyncio.AbstractEventLoop, list[AsyncRedis]] = WeakKeyDictionary()
 
+#: Connections per event loop; more concurrent operations wait for a free one.
+ASYNC_MAX_CONNECTIONS = 100
+#: Seconds to wait for a free connection when no connect timeout is set.
+DEFAULT_POOL_WAIT = 5.0
+
 # What an asyncio connection needs to reach the server a sync client reaches.
 _COPIED_KWARGS = {
     "host",
@@ -67,7 +72,14 @@ def async_twin(client: redis.Redis) -> AsyncRedis:
         for name, value in pool.connection_kwargs.items()
         if name in _COPIED_KWARGS or name.startswith("ssl_")
     }
-    async_pool = redis.asyncio.ConnectionPool(connection_class=connection_class, **kwargs)
+    # A blocking pool: when every connection is busy, a request waits for one
+    # (up to the connect timeout) instead of failing at once.
+    async_pool = redis.asyncio.BlockingConnectionPool(
+        connection_class=connection_class,
+        max_connections=ASYNC_MAX_CONNECTIONS,
+        timeout=kwargs.get("socket_connect_timeout") or DEFAULT_POOL_WAIT,
+        **kwargs,
+    )
     return redis.asyncio.Redis(connection_pool=async_pool)
 
 

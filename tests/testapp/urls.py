@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from tests.testapp import views
+from tests.testapp import async_views, views
 
 urlpatterns = [
     path("counter/", views.counter),
@@ -10,4 +10,8 @@ urlpatterns = [
     path("login/", views.log_in),
     path("logout/", views.log_out),
     path("whoami/", views.whoami),
+    path("async/counter/", async_views.counter),
+    path("async/login/", async_views.log_in),
+    path("async/logout/", async_views.log_out),
+    path("async/whoami/", async_views.whoami),
 ]
