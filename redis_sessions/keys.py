@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import re
-
-from django.contrib.sessions.backends.base import VALID_KEY_CHARS
-from django.utils.crypto import get_random_string
+import secrets
 
 #: A session key from a cookie is sent to Redis only if it matches this.
 SESSION_KEY_RE = re.compile(r"[a-z0-9]{8,64}")
 
-#: Length of the keys the engine makes, as Django's own engines do.
-NEW_KEY_LENGTH = 32
+#: Random bytes in a new key: 20 bytes make 32 base32 characters, the length of
+#: Django's own keys.
+NEW_KEY_BYTES = 20
 
 
 def is_valid_session_key(session_key: object) -> bool:
@@ -20,12 +20,14 @@ def is_valid_session_key(session_key: object) -> bool:
 
 
 def new_session_key() -> str:
-    """Return a random session key.
+    """Return a random session key: 32 characters of ``[a-z2-7]``, 160 random bits.
 
-    No EXISTS is sent: the create script refuses a key that is taken, and the
-    caller then draws another one.
+    That is the strength of Django's own keys (32 of ``[a-z0-9]``, 165 bits),
+    drawn from the OS in one call instead of one per character, which took
+    half the time of a whole create. No EXISTS is sent: the create script
+    refuses a key that is taken, and the caller then draws another one.
     """
-    return get_random_string(NEW_KEY_LENGTH, VALID_KEY_CHARS)
+    return base64.b32encode(secrets.token_bytes(NEW_KEY_BYTES)).decode().lower()
 
 
 def redis_key(prefix: str, session_key: str) -> str:

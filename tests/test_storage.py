@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -186,3 +187,14 @@ def test_with_another_serializer_every_value_goes_through_it(redis_client: redis
     assert stored[b"name"] == b'\x00tagged:"plain"'
     assert stored[b"count"] == b"\x00tagged:2"
     assert loaded == {"name": "plain", "count": 2}
+
+
+def test_new_session_keys_are_32_random_characters_of_the_cookie_alphabet() -> None:
+    keys = set()
+    for _ in range(1000):
+        session = SessionStore()
+        session.create()
+        keys.add(session.session_key)
+
+    assert len(keys) == 1000
+    assert all(re.fullmatch(r"[a-z2-7]{32}", str(key)) for key in keys)
