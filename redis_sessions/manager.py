@@ -20,9 +20,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import partial
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, UpdateError
@@ -44,8 +43,7 @@ logger = logging.getLogger("redis_sessions")
 security_logger = logging.getLogger("django.security.SuspiciousSession")
 
 
-@dataclass(frozen=True)
-class StoredSession:
+class StoredSession(NamedTuple):
     """A live session as read from Redis."""
 
     session_key: str
@@ -57,8 +55,8 @@ class StoredSession:
     created: int
     #: Unix time the session was last saved.
     saved: int
-    #: The fields as stored; pass them back to :meth:`SessionManager.save` so that
-    #: it writes only what changed.
+    #: The hash as stored; pass it back to :meth:`SessionManager.save` so that it
+    #: writes only what changed.
     fields: Fields
 
 
@@ -178,12 +176,12 @@ class SessionManager:
             return None
         user_id = fields.get(codec.USER_ID)
         return StoredSession(
-            session_key=session_key,
-            data=data,
-            user_id=None if user_id is None else user_id.decode(),
-            created=created_at,
-            saved=saved_at,
-            fields=codec.snapshot_of(fields),
+            session_key,
+            data,
+            None if user_id is None else user_id.decode(),
+            created_at,
+            saved_at,
+            fields,
         )
 
     def _suspicious(self, session_key: str, reason: str) -> None:
@@ -252,7 +250,8 @@ class SessionManager:
         if int(ttl) <= 0:
             # It would expire at once: nothing to keep, nothing to send.
             return fields, []
-        args: list[Any] = [int(ttl), int(time.time())]
+        now = int(time.time())
+        args: list[Any] = [int(ttl), codec.CREATED, now, codec.SAVED, now]
         for name, raw in fields.items():
             args.append(name)
             args.append(raw)
@@ -324,7 +323,13 @@ class SessionManager:
             to_delete: list[bytes] = []
         else:
             to_set, to_delete = codec.changes(fields, snapshot or {})
-        args: list[Any] = [int(ttl), int(time.time()), "1" if replace else "0", len(to_set) // 2]
+        args: list[Any] = [
+            int(ttl),
+            "1" if replace else "0",
+            len(to_set) // 2 + 1,
+            codec.SAVED,
+            int(time.time()),
+        ]
         args += to_set
         args += to_delete
         return fields, args

@@ -25,11 +25,21 @@ class SessionStore(SessionBase):
     logouts that no concurrent request can undo."""
 
     def __init__(self, session_key: str | None = None) -> None:
-        super().__init__(session_key)
+        # Not SessionBase.__init__: it imports SESSION_SERIALIZER for every
+        # store, a sixth of the time of a whole load. The manager encodes with
+        # the serializer it imported once; SessionBase's own encode() and
+        # decode() find it through the ``serializer`` property below.
+        self._session_key = session_key
+        self.accessed = False
+        self.modified = False
         # The fields as last loaded or saved: a save writes only what differs.
         self._snapshot: Fields | None = None
         # Set by clear(): the next save removes fields other requests added too.
         self._replace = False
+
+    @property
+    def serializer(self) -> Any:
+        return self.manager.codec.serializer_class
 
     @property
     def manager(self) -> SessionManager:
@@ -124,6 +134,12 @@ class SessionStore(SessionBase):
                 self.session_key, data, ttl, snapshot=self._snapshot, replace=self._replace
             )
         self._replace = False
+
+    def get_expiry_age(self, **kwargs: Any) -> int:
+        # The common case, no custom expiry, without SessionBase's clock reading.
+        if not kwargs and "_session_expiry" not in self._session:  # type: ignore[attr-defined]
+            return self.get_session_cookie_age()
+        return super().get_expiry_age(**kwargs)
 
     def clear(self) -> None:
         super().clear()

@@ -9,6 +9,7 @@ import pytest
 import redis
 from django.test import override_settings
 
+from redis_sessions.keys import new_session_key
 from redis_sessions.session import SessionStore
 
 AUTH_HASH = "a" * 64
@@ -198,3 +199,15 @@ def test_new_session_keys_are_32_random_characters_of_the_cookie_alphabet() -> N
 
     assert len(keys) == 1000
     assert all(re.fullmatch(r"[a-z2-7]{32}", str(key)) for key in keys)
+
+
+def test_every_character_of_new_keys_is_about_equally_likely() -> None:
+    counts: dict[str, int] = {}
+    for _ in range(2000):
+        for character in new_session_key():
+            counts[character] = counts.get(character, 0) + 1
+
+    # 64,000 draws over 32 characters: 2,000 each expected; a biased mapping of
+    # bytes to characters would be off by far more than this margin.
+    assert len(counts) == 32
+    assert all(1700 < count < 2300 for count in counts.values())

@@ -2,12 +2,12 @@
 --
 -- KEYS[1]        the session's Redis key
 -- ARGV[1]        time to live in seconds; zero or less deletes the session
--- ARGV[2]        now, unix seconds: stored as last saved (#m)
--- ARGV[3]        '1' to delete every field this call does not set, apart from
+-- ARGV[2]        '1' to delete every field this call does not set, apart from
 --                the created time (the session was cleared); '0' otherwise
--- ARGV[4]        n, the number of field/value pairs that follow
--- ARGV[5..4+2n]  field, value, field, value, ...: fields to set
--- ARGV[5+2n..]   fields to delete
+-- ARGV[3]        n, the number of field/value pairs that follow
+-- ARGV[4..3+2n]  field, value, field, value, ...: fields to set, the
+--                last-saved time (#m) first
+-- ARGV[4+2n..]   fields to delete
 --
 -- Returns 1 when saved; 0 when no live session is there (never created, or
 -- expired); -1 when a tombstone is there (destroyed). Nothing is written unless
@@ -27,20 +27,19 @@ if ttl <= 0 then
   redis.call('DEL', key)
   return 1
 end
-local last_set = 4 + 2 * tonumber(ARGV[4])
+local last_set = 3 + 2 * tonumber(ARGV[3])
 -- Writes come before deletes: when Redis is out of memory the first write is
 -- refused, and then nothing at all has changed.
-redis.call('HSET', key, '#m', ARGV[2])
 -- Slices of 1000: unpack() has a limit on how many values it can spread.
-for first = 5, last_set, 1000 do
+for first = 4, last_set, 1000 do
   redis.call('HSET', key, unpack(ARGV, first, math.min(first + 999, last_set)))
 end
 for first = last_set + 1, #ARGV, 1000 do
   redis.call('HDEL', key, unpack(ARGV, first, math.min(first + 999, #ARGV)))
 end
-if ARGV[3] == '1' then
-  local keep = {['#c'] = true, ['#m'] = true}
-  for i = 5, last_set, 2 do
+if ARGV[2] == '1' then
+  local keep = {['#c'] = true}
+  for i = 4, last_set, 2 do
     keep[ARGV[i]] = true
   end
   for _, field in ipairs(redis.call('HKEYS', key)) do

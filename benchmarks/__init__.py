@@ -1,0 +1,1 @@
+"""Benchmarks of the session engine; run them as ``python -m benchmarks.<name>``."""
