@@ -7,6 +7,7 @@ import logging
 import pytest
 import redis
 from django.contrib.sessions.backends.base import CreateError, UpdateError
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from redis_sessions.manager import get_manager
@@ -348,3 +349,40 @@ def test_clear_expired_runs_and_leaves_live_sessions() -> None:
     SessionStore.clear_expired()
 
     assert SessionStore().exists(session.session_key) is True
+
+
+def test_create_gives_up_when_every_key_drawn_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = saved_session().session_key
+    monkeypatch.setattr("redis_sessions.session.new_session_key", lambda: key)
+
+    with pytest.raises(RuntimeError, match="every key drawn was taken"):
+        SessionStore().create()
+
+
+def test_cycle_key_onto_a_taken_key_keeps_the_data_under_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session = saved_session(a=1)
+    old_key = session.session_key
+    drawn = iter([saved_session().session_key, "freshkey000000000000000000000000"])
+    monkeypatch.setattr("redis_sessions.session.new_session_key", lambda: next(drawn))
+
+    session.cycle_key()
+
+    assert session.session_key == "freshkey000000000000000000000000"
+    assert SessionStore(session.session_key).load() == {"a": 1}
+    assert SessionStore().exists(old_key) is False
+
+
+def test_djangos_encode_and_decode_use_the_configured_serializer() -> None:
+    session = SessionStore()
+
+    assert session.decode(session.encode({"a": [1]})) == {"a": [1]}
+
+
+def test_a_redis_sessions_setting_that_is_not_a_dict_stops_the_engine() -> None:
+    with (
+        override_settings(REDIS_SESSIONS="redis://localhost"),
+        pytest.raises(ImproperlyConfigured, match="must be a dict"),
+    ):
+        SessionStore("abcdefgh12").load()
