@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint types pytest matrix bench clean
+.PHONY: test demo lint types pytest matrix dist bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,7 @@ test: lint types pytest
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/rstcheck README.rst CHANGELOG.rst
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -30,9 +31,22 @@ demo: $(STAMP)
 	$(BIN)/python example_project/run_demo.py
 
 ## The version matrix of tox.ini (Python 3.10-3.13, Django 5.2-6.1, Redis and Valkey).
+# tox looks for python3.10 to python3.13 on PATH. Under pyenv, whose shims answer
+# only for the versions PYENV_VERSION names, it names the newest installed
+# release of each of them.
 matrix: $(STAMP)
-	$(BIN)/python -m pip install --quiet 'tox>=4'
-	$(BIN)/tox run-parallel --parallel 2
+	$(BIN)/python -m pip install --quiet 'tox>=4.2'
+	if command -v pyenv >/dev/null 2>&1; then \
+	    PYENV_VERSION="$$(pyenv versions --bare | grep -E '^3\.1[0-3]\.[0-9]+$$' | sort -V \
+	        | awk -F. '{ newest[$$1 "." $$2] = $$0 } END { for (minor in newest) print newest[minor] }' \
+	        | sort -V | paste -sd: -)"; \
+	    export PYENV_VERSION; \
+	fi; \
+	$(BIN)/tox run-parallel --parallel 2 --parallel-no-spinner
+
+## The sdist and the wheel, in dist/.
+dist: $(STAMP)
+	$(BIN)/python -m build --outdir dist .
 
 ## The benchmarks whose tables README.rst shows.
 bench: $(STAMP)

@@ -1,22 +1,39 @@
-"""System checks for the ``REDIS_SESSIONS`` setting.
+"""System checks for the ``REDIS_SESSIONS`` setting and the server it names.
 
 Each problem has a stable id, so it can be silenced with
-``SILENCED_SYSTEM_CHECKS`` and looked up in the README.
+``SILENCED_SYSTEM_CHECKS`` and looked up in the README. The settings are checked
+by every ``manage.py check``; the server only by ``manage.py check --deploy``,
+which connects to it. All of them carry the tag ``redis_sessions``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from redis import ConnectionPool, Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError, ResponseError
+from redis.retry import Retry
 
 from redis_sessions.conf import DEFAULTS
+from redis_sessions.connection import client_from_settings, describe
 
 URL_SCHEMES = ("redis", "rediss", "unix")
+
+#: The tag of every check of this app: ``manage.py check --tag redis_sessions``.
+TAG = "redis_sessions"
+
+#: Seconds the deploy check waits to connect and for each answer, at most.
+SERVER_CHECK_TIMEOUT = 1.0
+
+#: The oldest release of each server that the engine supports.
+MINIMUM_VERSIONS: dict[str, tuple[int, ...]] = {"Redis": (7, 0), "Valkey": (7, 2)}
 
 
 def _is_positive_int(value: Any) -> bool:
@@ -27,7 +44,7 @@ def _is_timeout(value: Any) -> bool:
     return value is None or (type(value) in (int, float) and value > 0)
 
 
-@register(Tags.compatibility)
+@register(Tags.compatibility, TAG)
 def check_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
@@ -129,3 +146,126 @@ def check_settings(
             )
         )
     return errors
+
+
+@register(TAG, deploy=True)
+def check_server(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Connect to the configured server: is it there, recent, and keeping its keys?"""
+    if any(message.is_serious() for message in check_settings()):
+        # Settings that make no client are reported by check_settings already.
+        return []
+    try:
+        client, owned = client_from_settings()
+    except ValueError as exc:
+        return [_unreachable(f"Cannot make a client for the session store: {exc}")]
+    try:
+        probe = _probe_client(client)
+    finally:
+        if owned:
+            client.close()
+    where = describe(probe)
+    try:
+        return _server_messages(probe, where)
+    except RedisError as exc:
+        reason = str(exc) or type(exc).__name__
+        password = probe.connection_pool.connection_kwargs.get("password")
+        if password:
+            reason = reason.replace(str(password), "***")
+        return [
+            _unreachable(
+                f"Cannot reach the session store at {where}: {type(exc).__name__}: {reason}"
+            )
+        ]
+    finally:
+        probe.close()
+
+
+def _server_messages(client: Redis, where: str) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    # A command the server refuses (ACLs, or renamed away as on many managed
+    # services) is skipped: the server answered, so it is reachable.
+    info = _unless_refused(lambda: client.info("server"))
+    if info is not None:
+        messages += version_warnings(info, where)
+    config = _unless_refused(lambda: client.config_get("maxmemory-policy"))
+    policy = config.get("maxmemory-policy") if config is not None else None
+    if isinstance(policy, str) and policy.startswith("allkeys-"):
+        messages.append(
+            Warning(
+                f"The session store at {where} has maxmemory-policy {policy}: when it is "
+                "full it evicts any key, so sessions disappear without an error and their "
+                "users are logged out.",
+                hint="Keep sessions on a server whose maxmemory-policy is noeviction (a "
+                "full server then refuses saves instead of dropping sessions), not on one "
+                "shared with a cache.",
+                id="redis_sessions.W011",
+            )
+        )
+    return messages
+
+
+def _unless_refused(command: Callable[[], Any]) -> Any:
+    try:
+        return command()
+    except ResponseError:
+        return None
+
+
+def _unreachable(message: str) -> Error:
+    return Error(
+        message,
+        hint="Check REDIS_SESSIONS['URL'] (or the cache that CACHE_ALIAS names): the "
+        "server must be running, reachable from this host, and accept its credentials.",
+        id="redis_sessions.E010",
+    )
+
+
+def _probe_client(client: Redis) -> Redis:
+    """A client of the same server as ``client`` that gives up quickly and never retries."""
+    pool = client.connection_pool
+    kwargs = dict(pool.connection_kwargs)
+    for name in ("socket_connect_timeout", "socket_timeout"):
+        kwargs[name] = min(kwargs.get(name) or SERVER_CHECK_TIMEOUT, SERVER_CHECK_TIMEOUT)
+    kwargs["retry"] = Retry(NoBackoff(), 0)
+    probe_pool = ConnectionPool(connection_class=pool.connection_class, max_connections=1, **kwargs)
+    return Redis(connection_pool=probe_pool)
+
+
+def server_version(info: Mapping[str, Any]) -> tuple[str, tuple[int, ...]] | None:
+    """Return the product and version of a server from its ``INFO server`` fields.
+
+    Valkey also reports the Redis version it is compatible with, as
+    ``redis_version``; its own release is ``valkey_version``. None when the
+    version cannot be read.
+    """
+    for product, field in (("Valkey", "valkey_version"), ("Redis", "redis_version")):
+        if field in info:
+            found = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", str(info[field]))
+            if found is None:
+                return None
+            return product, tuple(int(part) for part in found.groups() if part is not None)
+    return None
+
+
+def version_warnings(info: Mapping[str, Any], where: str) -> list[CheckMessage]:
+    found = server_version(info)
+    if found is None:
+        return []
+    product, version = found
+    minimum = MINIMUM_VERSIONS[product]
+    if version >= minimum:
+        return []
+    shown = ".".join(map(str, version))
+    supported = " or ".join(
+        f"{name} {'.'.join(map(str, oldest))}" for name, oldest in MINIMUM_VERSIONS.items()
+    )
+    return [
+        Warning(
+            f"The session store at {where} runs {product} {shown}, older than "
+            f"{product} {'.'.join(map(str, minimum))}.",
+            hint=f"The engine supports {supported} and later; upgrade the server.",
+            id="redis_sessions.W010",
+        )
+    ]

