@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from functools import partial
 from typing import Any, NamedTuple, cast
 
@@ -35,11 +35,39 @@ from redis_sessions import codec, scripts
 from redis_sessions.codec import CorruptSession, FieldCodec, Fields, Serializer
 from redis_sessions.conf import DEFAULTS, conf
 from redis_sessions.connection import client_from_settings, describe
-from redis_sessions.exceptions import StoreUnavailable
+from redis_sessions.exceptions import SessionDestroyed, StoreUnavailable
 from redis_sessions.keys import abbreviated, redis_key
 from redis_sessions.loops import AsyncRedis, ClientPerLoop, async_twin
 
 logger = logging.getLogger("redis_sessions")
+
+#: A script, the key it runs on, and its arguments.
+Call = tuple[scripts.LuaScript, str, list[Any]]
+
+
+def _glob_escape(text: str) -> str:
+    """Escape what SCAN's MATCH would read as a wildcard."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
+def _batched(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _as_int(raw: bytes | None) -> int:
+    try:
+        return int(raw or 0)
+    except ValueError:
+        return 0
+
+
 security_logger = logging.getLogger("django.security.SuspiciousSession")
 
 
@@ -154,11 +182,19 @@ class SessionManager:
             return
         raise self._unavailable(exc, "load a session") from exc
 
-    def _loaded(self, session_key: str, fields: dict[bytes, bytes]) -> StoredSession | None:
+    def _loaded(
+        self, session_key: str, fields: dict[bytes, bytes], *, quiet: bool = False
+    ) -> StoredSession | None:
+        """Decode a hash; None for a tombstone or anything this engine did not write.
+
+        ``quiet`` is for bulk reads, which skip such keys without a log line each.
+        """
         if not fields:
             return None
         created = fields.get(codec.CREATED)
         if created is None:
+            if quiet:
+                return None
             if codec.DESTROYED in fields:
                 logger.info(
                     "Session %s was presented after it was destroyed; it loads empty.",
@@ -172,7 +208,8 @@ class SessionManager:
             created_at = int(created)
             saved_at = int(fields.get(codec.SAVED, created))
         except (CorruptSession, ValueError) as exc:
-            self._suspicious(session_key, str(exc))
+            if not quiet:
+                self._suspicious(session_key, str(exc))
             return None
         user_id = fields.get(codec.USER_ID)
         return StoredSession(
@@ -215,6 +252,88 @@ class SessionManager:
             return False
         raise self._unavailable(exc, "look a session up") from exc
 
+    # Writes. Each one is a list of script calls sent in one round trip (one
+    # call alone, or a pipeline); the sync and asyncio twins share everything
+    # but the I/O.
+
+    def _run(self, calls: list[Call], action: str) -> list[Any]:
+        if not calls:
+            return []
+        try:
+            if len(calls) == 1:
+                script, key, args = calls[0]
+                return [script(self.client, key, args)]
+            pipe = self.client.pipeline(transaction=False)
+            for script, key, args in calls:
+                pipe.evalsha(script.sha, 1, key, *args)
+            results = pipe.execute(raise_on_error=False)
+            for position, (script, key, args) in enumerate(calls):
+                # A server that lost its scripts refused to run them: run each
+                # again, which loads it first.
+                if isinstance(results[position], NoScriptError):
+                    results[position] = script(self.client, key, args)
+            self._raise_first_error(results)
+        except RedisError as exc:
+            raise self._unavailable(exc, action) from exc
+        return results
+
+    async def _arun(self, calls: list[Call], action: str) -> list[Any]:
+        if not calls:
+            return []
+        client = self.aclient
+        try:
+            if len(calls) == 1:
+                script, key, args = calls[0]
+                return [await script.acall(client, key, args)]
+            pipe = client.pipeline(transaction=False)
+            for script, key, args in calls:
+                pipe.evalsha(script.sha, 1, key, *args)
+            results = await pipe.execute(raise_on_error=False)
+            for position, (script, key, args) in enumerate(calls):
+                if isinstance(results[position], NoScriptError):
+                    results[position] = await script.acall(client, key, args)
+            self._raise_first_error(results)
+        except RedisError as exc:
+            raise self._unavailable(exc, action) from exc
+        return results
+
+    @staticmethod
+    def _raise_first_error(results: list[Any]) -> None:
+        for result in results:
+            if isinstance(result, RedisError):
+                raise result
+
+    # The user index: for each user, a sorted set of their session keys scored
+    # by a time at which the session has surely expired. A session records
+    # that score (#i) and moves its entry only when its expiry passes it, so
+    # an ordinary save does not touch the index.
+
+    def index_key(self, user_id: str) -> str:
+        """Return the Redis key of the index of ``user_id``'s sessions."""
+        return f"{self.prefix}user:{{{user_id}}}"
+
+    @staticmethod
+    def _index_score(now: int, ttl: int) -> int:
+        # A tenth of the TTL ahead of the expiry: the entry moves at most once
+        # per tenth of the session's life.
+        return now + ttl + ttl // 10
+
+    def _index_call(
+        self,
+        user_id: bytes | str,
+        now: int,
+        add: Mapping[str, int] | None = None,
+        remove: Iterable[str] = (),
+    ) -> Call:
+        if isinstance(user_id, bytes):
+            user_id = user_id.decode()
+        args: list[Any] = [now, len(add or ())]
+        for session_key, score in (add or {}).items():
+            args.append(score)
+            args.append(session_key)
+        args.extend(remove)
+        return scripts.INDEX, self.index_key(user_id), args
+
     # create
 
     def create(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
@@ -223,43 +342,41 @@ class SessionManager:
         A key is taken while it holds a live session or a tombstone. Returns the
         fields written, to pass to a later :meth:`save`.
         """
-        fields, args = self._create_args(data, ttl)
-        if args:
-            try:
-                created = scripts.CREATE(self.client, self.redis_key(session_key), args)
-            except RedisError as exc:
-                raise self._unavailable(exc, "create a session") from exc
-            self._check_created(created)
+        fields, calls = self._create_calls(session_key, data, ttl)
+        self._check_created(self._run(calls, "create a session"))
         return fields
 
     async def acreate(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
         """The asyncio twin of :meth:`create`."""
-        fields, args = self._create_args(data, ttl)
-        if args:
-            try:
-                created = await scripts.CREATE.acall(
-                    self.aclient, self.redis_key(session_key), args
-                )
-            except RedisError as exc:
-                raise self._unavailable(exc, "create a session") from exc
-            self._check_created(created)
+        fields, calls = self._create_calls(session_key, data, ttl)
+        self._check_created(await self._arun(calls, "create a session"))
         return fields
 
-    def _create_args(self, data: Mapping[str, Any], ttl: int) -> tuple[Fields, list[Any]]:
+    def _create_calls(
+        self, session_key: str, data: Mapping[str, Any], ttl: int
+    ) -> tuple[Fields, list[Call]]:
         fields = self.codec.encode(data)
-        if int(ttl) <= 0:
+        ttl = int(ttl)
+        if ttl <= 0:
             # It would expire at once: nothing to keep, nothing to send.
             return fields, []
         now = int(time.time())
-        args: list[Any] = [int(ttl), codec.CREATED, now, codec.SAVED, now]
+        calls: list[Call] = []
+        user_id = fields.get(codec.USER_ID)
+        if user_id is not None:
+            score = self._index_score(now, ttl)
+            fields[codec.INDEXED] = str(score).encode()
+            calls.append(self._index_call(user_id, now, add={session_key: score}))
+        args: list[Any] = [ttl, codec.CREATED, now, codec.SAVED, now]
         for name, raw in fields.items():
             args.append(name)
             args.append(raw)
-        return fields, args
+        calls.insert(0, (scripts.CREATE, self.redis_key(session_key), args))
+        return fields, calls
 
     @staticmethod
-    def _check_created(created: Any) -> None:
-        if created != 1:
+    def _check_created(results: list[Any]) -> None:
+        if results and results[0] != 1:
             raise CreateError
 
     # save
@@ -275,21 +392,18 @@ class SessionManager:
     ) -> Fields:
         """Save ``data`` into the live session ``session_key``.
 
-        Only the fields that differ from ``snapshot`` (the fields as loaded) are
+        Only the fields that differ from ``snapshot`` (the hash as loaded) are
         written, and the fields of ``snapshot`` that ``data`` no longer has are
         deleted; fields that other requests changed meanwhile are kept. With
         ``replace``, every field that ``data`` does not have is deleted. A TTL of
         zero or less deletes the session.
 
         Raises ``UpdateError`` if no live session is there: it expired, or it was
-        destroyed, and a save never brings it back. Returns the new snapshot.
+        destroyed (:class:`~redis_sessions.exceptions.SessionDestroyed`), and a
+        save never brings it back. Returns the new snapshot.
         """
-        fields, args = self._update_args(data, ttl, snapshot, replace)
-        try:
-            saved = scripts.UPDATE(self.client, self.redis_key(session_key), args)
-        except RedisError as exc:
-            raise self._unavailable(exc, "save a session") from exc
-        self._check_saved(session_key, saved)
+        fields, calls = self._update_calls(session_key, data, ttl, snapshot or {}, replace)
+        self._check_saved(session_key, self._run(calls, "save a session")[0])
         return fields
 
     async def asave(
@@ -302,37 +416,44 @@ class SessionManager:
         replace: bool = False,
     ) -> Fields:
         """The asyncio twin of :meth:`save`."""
-        fields, args = self._update_args(data, ttl, snapshot, replace)
-        try:
-            saved = await scripts.UPDATE.acall(self.aclient, self.redis_key(session_key), args)
-        except RedisError as exc:
-            raise self._unavailable(exc, "save a session") from exc
-        self._check_saved(session_key, saved)
+        fields, calls = self._update_calls(session_key, data, ttl, snapshot or {}, replace)
+        self._check_saved(session_key, (await self._arun(calls, "save a session"))[0])
         return fields
 
-    def _update_args(
+    def _update_calls(
         self,
+        session_key: str,
         data: Mapping[str, Any],
         ttl: int,
-        snapshot: Mapping[bytes, bytes] | None,
+        snapshot: Mapping[bytes, bytes],
         replace: bool,
-    ) -> tuple[Fields, list[Any]]:
+    ) -> tuple[Fields, list[Call]]:
         fields = self.codec.encode(data)
+        ttl = int(ttl)
+        now = int(time.time())
+        calls: list[Call] = []
+        user_id = fields.get(codec.USER_ID)
+        old_user_id = snapshot.get(codec.USER_ID)
+        if user_id is not None and ttl > 0:
+            recorded = _as_int(snapshot.get(codec.INDEXED))
+            if user_id != old_user_id or recorded < now + ttl:
+                score = self._index_score(now, ttl)
+                fields[codec.INDEXED] = str(score).encode()
+                calls.append(self._index_call(user_id, now, add={session_key: score}))
+            else:
+                fields[codec.INDEXED] = snapshot[codec.INDEXED]
+        if old_user_id is not None and (old_user_id != user_id or ttl <= 0):
+            calls.append(self._index_call(old_user_id, now, remove=[session_key]))
         if replace:
             to_set = [item for pair in fields.items() for item in pair]
             to_delete: list[bytes] = []
         else:
-            to_set, to_delete = codec.changes(fields, snapshot or {})
-        args: list[Any] = [
-            int(ttl),
-            "1" if replace else "0",
-            len(to_set) // 2 + 1,
-            codec.SAVED,
-            int(time.time()),
-        ]
+            to_set, to_delete = codec.changes(fields, snapshot)
+        args: list[Any] = [ttl, "1" if replace else "0", len(to_set) // 2 + 1, codec.SAVED, now]
         args += to_set
         args += to_delete
-        return fields, args
+        calls.insert(0, (scripts.UPDATE, self.redis_key(session_key), args))
+        return fields, calls
 
     @staticmethod
     def _check_saved(session_key: str, saved: Any) -> None:
@@ -343,95 +464,390 @@ class SessionManager:
                 "A save of session %s was refused: it was destroyed by another request.",
                 abbreviated(session_key),
             )
-            raise UpdateError("The session was destroyed by another request.")
+            raise SessionDestroyed("The session was destroyed by another request.")
         raise UpdateError("The session expired or was never created.")
 
     # destroy
 
-    def destroy(self, session_key: str) -> bool:
+    def destroy(self, session_key: str, *, user_id: str | None = None) -> bool:
         """Replace a live session by a tombstone that lives ``tombstone_ttl`` seconds.
 
-        Returns whether a live session was there.
+        ``user_id``, when the caller knows whose session it is, lets the entry
+        in that user's index go in the same round trip. Returns whether a live
+        session was there.
         """
-        try:
-            destroyed = scripts.DESTROY(
-                self.client, self.redis_key(session_key), self._destroy_args()
-            )
-        except RedisError as exc:
-            raise self._unavailable(exc, "destroy a session") from exc
-        return bool(destroyed == 1)
+        calls = self._destroy_calls(session_key, user_id)
+        destroyed = self._run(calls, "destroy a session")[0]
+        followup = self._index_followup(session_key, user_id, destroyed)
+        if followup:
+            self._run(followup, "update a user's session index")
+        return bool(destroyed != 0)
 
-    async def adestroy(self, session_key: str) -> bool:
+    async def adestroy(self, session_key: str, *, user_id: str | None = None) -> bool:
         """The asyncio twin of :meth:`destroy`."""
-        try:
-            destroyed = await scripts.DESTROY.acall(
-                self.aclient, self.redis_key(session_key), self._destroy_args()
-            )
-        except RedisError as exc:
-            raise self._unavailable(exc, "destroy a session") from exc
-        return bool(destroyed == 1)
+        calls = self._destroy_calls(session_key, user_id)
+        destroyed = (await self._arun(calls, "destroy a session"))[0]
+        followup = self._index_followup(session_key, user_id, destroyed)
+        if followup:
+            await self._arun(followup, "update a user's session index")
+        return bool(destroyed != 0)
 
-    def _destroy_args(self) -> list[Any]:
-        return [self.tombstone_ttl, int(time.time())]
+    def _destroy_calls(self, session_key: str, user_id: str | None) -> list[Call]:
+        now = int(time.time())
+        calls: list[Call] = [
+            (scripts.DESTROY, self.redis_key(session_key), [self.tombstone_ttl, now])
+        ]
+        if user_id is not None:
+            calls.append(self._index_call(user_id, now, remove=[session_key]))
+        return calls
+
+    def _index_followup(self, session_key: str, user_id: str | None, destroyed: Any) -> list[Call]:
+        # The destroyed session belonged to a user the caller did not name: a
+        # second round trip removes its index entry.
+        if isinstance(destroyed, bytes) and destroyed.decode() != user_id:
+            return [self._index_call(destroyed, int(time.time()), remove=[session_key])]
+        return []
 
     # cycle
 
-    def cycle(self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
+    def cycle(
+        self,
+        old_key: str,
+        new_key: str,
+        data: Mapping[str, Any],
+        ttl: int,
+        *,
+        old_user_id: str | None = None,
+    ) -> Fields:
         """Create ``new_key`` with ``data`` and destroy ``old_key``, in one round trip.
 
         Raises ``CreateError`` if ``new_key`` is taken; ``old_key`` is destroyed
         all the same, so the caller creates the data under another key.
         """
-        fields, create_args = self._create_args(data, ttl)
-        new_redis_key, old_redis_key = self.redis_key(new_key), self.redis_key(old_key)
+        fields, created_at, calls = self._cycle_calls(old_key, new_key, data, ttl, old_user_id)
+        results = self._run(calls, "cycle a session key")
+        self._check_created(results[:created_at])
+        followup = self._index_followup(old_key, old_user_id, results[created_at])
+        if followup:
+            self._run(followup, "update a user's session index")
+        return fields
+
+    async def acycle(
+        self,
+        old_key: str,
+        new_key: str,
+        data: Mapping[str, Any],
+        ttl: int,
+        *,
+        old_user_id: str | None = None,
+    ) -> Fields:
+        """The asyncio twin of :meth:`cycle`."""
+        fields, created_at, calls = self._cycle_calls(old_key, new_key, data, ttl, old_user_id)
+        results = await self._arun(calls, "cycle a session key")
+        self._check_created(results[:created_at])
+        followup = self._index_followup(old_key, old_user_id, results[created_at])
+        if followup:
+            await self._arun(followup, "update a user's session index")
+        return fields
+
+    def _cycle_calls(
+        self,
+        old_key: str,
+        new_key: str,
+        data: Mapping[str, Any],
+        ttl: int,
+        old_user_id: str | None,
+    ) -> tuple[Fields, int, list[Call]]:
+        fields, create_calls = self._create_calls(new_key, data, ttl)
+        create = create_calls[:1]
+        destroy = self._destroy_calls(old_key, old_user_id)
+        # The destroy script's answer comes right after the create's (if any).
+        return fields, len(create), create + destroy[:1] + create_calls[1:] + destroy[1:]
+
+    # touch
+
+    def touch(self, session_key: str, ttl: int) -> bool:
+        """Give a live session a new time to live, and change nothing else.
+
+        A tombstone is never extended and nothing is created. Returns whether a
+        live session was there.
+        """
+        calls, now, score = self._touch_calls(session_key, ttl)
+        touched = self._run(calls, "touch a session")[0]
+        if isinstance(touched, bytes):
+            self._run(
+                [self._index_call(touched, now, add={session_key: score})],
+                "update a user's session index",
+            )
+        return bool(touched != 0)
+
+    async def atouch(self, session_key: str, ttl: int) -> bool:
+        """The asyncio twin of :meth:`touch`."""
+        calls, now, score = self._touch_calls(session_key, ttl)
+        touched = (await self._arun(calls, "touch a session"))[0]
+        if isinstance(touched, bytes):
+            await self._arun(
+                [self._index_call(touched, now, add={session_key: score})],
+                "update a user's session index",
+            )
+        return bool(touched != 0)
+
+    def _touch_calls(self, session_key: str, ttl: int) -> tuple[list[Call], int, int]:
+        ttl = int(ttl)
+        if ttl <= 0:
+            raise ValueError(f"touch() needs a TTL above zero, not {ttl}; use destroy().")
+        now = int(time.time())
+        score = self._index_score(now, ttl)
+        args: list[Any] = [ttl, now + ttl, score]
+        return [(scripts.TOUCH, self.redis_key(session_key), args)], now, score
+
+    # set
+
+    def set(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
+        """Store ``data`` as the whole session ``session_key``, live or new.
+
+        Raises :class:`~redis_sessions.exceptions.SessionDestroyed` for a
+        destroyed session: even this never brings one back.
+        """
+        try:
+            return self.save(session_key, data, ttl, replace=True)
+        except SessionDestroyed:
+            raise
+        except UpdateError:
+            return self.create(session_key, data, ttl)
+
+    async def aset(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
+        """The asyncio twin of :meth:`set`."""
+        try:
+            return await self.asave(session_key, data, ttl, replace=True)
+        except SessionDestroyed:
+            raise
+        except UpdateError:
+            return await self.acreate(session_key, data, ttl)
+
+    # Many sessions. SCAN walks the keys of this prefix in batches of
+    # ``scan_count``; each batch is fetched with one pipelined round trip.
+    # Only keys of this prefix are ever touched: never KEYS, never FLUSHDB.
+
+    def session_pattern(self) -> str:
+        """The SCAN pattern of this prefix's session keys (tombstones included)."""
+        return f"{_glob_escape(self.prefix)}{{*}}"
+
+    def index_pattern(self) -> str:
+        """The SCAN pattern of this prefix's user index keys."""
+        return f"{_glob_escape(self.prefix)}user:{{*}}"
+
+    def _scan_batches(self, pattern: str) -> Iterator[list[bytes]]:
+        try:
+            keys = self.client.scan_iter(match=pattern, count=self.scan_count)
+            yield from _batched(keys, self.scan_count)
+        except RedisError as exc:
+            raise self._unavailable(exc, "scan the sessions") from exc
+
+    async def _ascan_batches(self, pattern: str) -> AsyncIterator[list[bytes]]:
+        batch: list[bytes] = []
+        try:
+            async for key in self.aclient.scan_iter(match=pattern, count=self.scan_count):
+                batch.append(key)
+                if len(batch) == self.scan_count:
+                    yield batch
+                    batch = []
+        except RedisError as exc:
+            raise self._unavailable(exc, "scan the sessions") from exc
+        if batch:
+            yield batch
+
+    def _pipelined(self, command: str, keys: Iterable[bytes | str], *args: Any) -> list[Any]:
         try:
             pipe = self.client.pipeline(transaction=False)
-            if create_args:
-                pipe.evalsha(scripts.CREATE.sha, 1, new_redis_key, *create_args)
-            pipe.evalsha(scripts.DESTROY.sha, 1, old_redis_key, *self._destroy_args())
-            results = pipe.execute(raise_on_error=False)
-            # A server that lost its scripts refused to run them: run each again,
-            # which loads it first.
-            if isinstance(results[-1], NoScriptError):
-                results[-1] = scripts.DESTROY(self.client, old_redis_key, self._destroy_args())
-            if create_args and isinstance(results[0], NoScriptError):
-                results[0] = scripts.CREATE(self.client, new_redis_key, create_args)
-            self._raise_first_error(results)
+            for key in keys:
+                pipe.execute_command(command, key, *args)  # type: ignore[no-untyped-call]
+            return pipe.execute()
         except RedisError as exc:
-            raise self._unavailable(exc, "cycle a session key") from exc
-        if create_args:
-            self._check_created(results[0])
-        return fields
+            raise self._unavailable(exc, "read sessions") from exc
 
-    async def acycle(self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
-        """The asyncio twin of :meth:`cycle`."""
-        fields, create_args = self._create_args(data, ttl)
-        new_redis_key, old_redis_key = self.redis_key(new_key), self.redis_key(old_key)
-        client = self.aclient
+    async def _apipelined(self, command: str, keys: Iterable[bytes | str], *args: Any) -> list[Any]:
         try:
-            pipe = client.pipeline(transaction=False)
-            if create_args:
-                pipe.evalsha(scripts.CREATE.sha, 1, new_redis_key, *create_args)
-            pipe.evalsha(scripts.DESTROY.sha, 1, old_redis_key, *self._destroy_args())
-            results = await pipe.execute(raise_on_error=False)
-            if isinstance(results[-1], NoScriptError):
-                results[-1] = await scripts.DESTROY.acall(
-                    client, old_redis_key, self._destroy_args()
-                )
-            if create_args and isinstance(results[0], NoScriptError):
-                results[0] = await scripts.CREATE.acall(client, new_redis_key, create_args)
-            self._raise_first_error(results)
+            pipe = self.aclient.pipeline(transaction=False)
+            for key in keys:
+                pipe.execute_command(command, key, *args)
+            return await pipe.execute()
         except RedisError as exc:
-            raise self._unavailable(exc, "cycle a session key") from exc
-        if create_args:
-            self._check_created(results[0])
-        return fields
+            raise self._unavailable(exc, "read sessions") from exc
 
-    @staticmethod
-    def _raise_first_error(results: list[Any]) -> None:
-        for result in results:
-            if isinstance(result, RedisError):
-                raise result
+    def _session_key_of(self, redis_key: bytes) -> str:
+        return redis_key.decode()[len(self.prefix) + 1 : -1]
+
+    def _stored(self, redis_keys: list[bytes], hashes: list[Any]) -> Iterator[StoredSession]:
+        for redis_key, fields in zip(redis_keys, hashes):
+            if isinstance(fields, dict) and fields:
+                stored = self._loaded(self._session_key_of(redis_key), fields, quiet=True)
+                if stored is not None:
+                    yield stored
+
+    def iter_sessions(self) -> Iterator[StoredSession]:
+        """Yield every live session of this prefix, a batch at a time.
+
+        Tombstones and keys this engine did not write are skipped, and a key
+        that SCAN returns twice (it may, while Redis resizes its table) is
+        yielded once.
+        """
+        seen: set[bytes] = set()
+        for batch in self._scan_batches(self.session_pattern()):
+            fresh = [key for key in batch if key not in seen]
+            seen.update(fresh)
+            yield from self._stored(fresh, self._pipelined("HGETALL", fresh))
+
+    async def aiter_sessions(self) -> AsyncIterator[StoredSession]:
+        """The asyncio twin of :meth:`iter_sessions`."""
+        seen: set[bytes] = set()
+        async for batch in self._ascan_batches(self.session_pattern()):
+            fresh = [key for key in batch if key not in seen]
+            seen.update(fresh)
+            for stored in self._stored(fresh, await self._apipelined("HGETALL", fresh)):
+                yield stored
+
+    def count(self) -> int:
+        """Count the live sessions of this prefix, with memory that stays flat.
+
+        A key that SCAN returns twice while Redis resizes its table is counted
+        twice, as ``redis-cli --scan`` would.
+        """
+        live = 0
+        for batch in self._scan_batches(self.session_pattern()):
+            live += sum(self._pipelined("HEXISTS", batch, codec.CREATED))
+        return live
+
+    async def acount(self) -> int:
+        """The asyncio twin of :meth:`count`."""
+        live = 0
+        async for batch in self._ascan_batches(self.session_pattern()):
+            live += sum(await self._apipelined("HEXISTS", batch, codec.CREATED))
+        return live
+
+    def clear(self) -> int:
+        """Delete every session, tombstone and user index of this prefix.
+
+        Returns how many keys were deleted. Other keys of the database are left
+        alone.
+        """
+        deleted = 0
+        for pattern in (self.session_pattern(), self.index_pattern()):
+            for batch in self._scan_batches(pattern):
+                deleted += sum(self._pipelined("UNLINK", batch))
+        return deleted
+
+    async def aclear(self) -> int:
+        """The asyncio twin of :meth:`clear`."""
+        deleted = 0
+        for pattern in (self.session_pattern(), self.index_pattern()):
+            async for batch in self._ascan_batches(pattern):
+                deleted += sum(await self._apipelined("UNLINK", batch))
+        return deleted
+
+    def user_sessions(self, user_id: str) -> list[StoredSession]:
+        """Return the live sessions of ``user_id``, oldest first.
+
+        Read from the user's index; each entry is checked against its session,
+        and entries of sessions that ended or changed hands are removed.
+        """
+        now = int(time.time())
+        keys = self._index_members(user_id, now)
+        hashes = self._pipelined("HGETALL", [self.redis_key(key) for key in keys])
+        sessions, stale = self._owned(user_id, keys, hashes)
+        if stale:
+            self._run([self._index_call(user_id, now, remove=stale)], "prune a user's index")
+        return sessions
+
+    async def auser_sessions(self, user_id: str) -> list[StoredSession]:
+        """The asyncio twin of :meth:`user_sessions`."""
+        now = int(time.time())
+        keys = await self._aindex_members(user_id, now)
+        hashes = await self._apipelined("HGETALL", [self.redis_key(key) for key in keys])
+        sessions, stale = self._owned(user_id, keys, hashes)
+        if stale:
+            await self._arun([self._index_call(user_id, now, remove=stale)], "prune a user's index")
+        return sessions
+
+    def _index_members(self, user_id: str, now: int) -> list[str]:
+        try:
+            members = self.client.zrangebyscore(self.index_key(user_id), f"({now}", "+inf")
+        except RedisError as exc:
+            raise self._unavailable(exc, "read a user's session index") from exc
+        return [member.decode() for member in cast("list[bytes]", members)]
+
+    async def _aindex_members(self, user_id: str, now: int) -> list[str]:
+        try:
+            members = await self.aclient.zrangebyscore(self.index_key(user_id), f"({now}", "+inf")
+        except RedisError as exc:
+            raise self._unavailable(exc, "read a user's session index") from exc
+        return [member.decode() for member in cast("list[bytes]", members)]
+
+    def _owned(
+        self, user_id: str, keys: list[str], hashes: list[Any]
+    ) -> tuple[list[StoredSession], list[str]]:
+        sessions: list[StoredSession] = []
+        stale: list[str] = []
+        for key, fields in zip(keys, hashes):
+            stored = self._loaded(key, fields, quiet=True) if fields else None
+            if stored is not None and stored.user_id == user_id:
+                sessions.append(stored)
+            else:
+                stale.append(key)
+        sessions.sort(key=lambda stored: stored.created)
+        return sessions, stale
+
+    def destroy_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
+        """Destroy every session of ``user_id`` but ``keep``, in one round trip.
+
+        Returns how many live sessions were destroyed: "log out everywhere".
+        """
+        now = int(time.time())
+        keys = [key for key in self._index_members(user_id, now) if key != keep]
+        results = self._run(self._destroy_many_calls(user_id, keys, now), "destroy sessions")
+        return sum(1 for result in results[: len(keys)] if result != 0)
+
+    async def adestroy_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
+        """The asyncio twin of :meth:`destroy_user_sessions`."""
+        now = int(time.time())
+        keys = [key for key in await self._aindex_members(user_id, now) if key != keep]
+        results = await self._arun(self._destroy_many_calls(user_id, keys, now), "destroy sessions")
+        return sum(1 for result in results[: len(keys)] if result != 0)
+
+    def _destroy_many_calls(self, user_id: str, keys: list[str], now: int) -> list[Call]:
+        if not keys:
+            return []
+        calls: list[Call] = [
+            (scripts.DESTROY, self.redis_key(key), [self.tombstone_ttl, now]) for key in keys
+        ]
+        calls.append(self._index_call(user_id, now, remove=keys))
+        return calls
+
+    def prune_indexes(self) -> int:
+        """Remove the index entries of expired sessions; return how many went.
+
+        What Django's ``clearsessions`` runs: Redis expires the sessions
+        themselves.
+        """
+        pruned = 0
+        now = int(time.time())
+        for batch in self._scan_batches(self.index_pattern()):
+            calls = [(scripts.INDEX, key.decode(), [now, 0]) for key in batch]
+            pruned += sum(self._run(calls, "prune the user indexes"))
+        return pruned
+
+    async def aprune_indexes(self) -> int:
+        """The asyncio twin of :meth:`prune_indexes`."""
+        pruned = 0
+        now = int(time.time())
+        async for batch in self._ascan_batches(self.index_pattern()):
+            calls: list[Call] = [(scripts.INDEX, key.decode(), [now, 0]) for key in batch]
+            pruned += sum(await self._arun(calls, "prune the user indexes"))
+        return pruned
+
+    #: The store API's names for :meth:`load` and :meth:`aload`.
+    get = load
+    aget = aload
 
     def _unavailable(self, exc: RedisError, action: str) -> StoreUnavailable:
         if isinstance(exc, (ConnectionError, TimeoutError)):

@@ -43,4 +43,6 @@ class LuaScript:
 CREATE = LuaScript("create")
 UPDATE = LuaScript("update")
 DESTROY = LuaScript("destroy")
-ALL = (CREATE, UPDATE, DESTROY)
+TOUCH = LuaScript("touch")
+INDEX = LuaScript("index")
+ALL = (CREATE, UPDATE, DESTROY, TOUCH, INDEX)
