@@ -61,6 +61,14 @@ def _batched(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
         yield batch
 
 
+def _or_none(result: Any) -> Any:
+    if isinstance(result, ResponseError):
+        return None
+    if isinstance(result, RedisError):
+        raise result
+    return result
+
+
 def _as_int(raw: bytes | None) -> int:
     try:
         return int(raw or 0)
@@ -637,17 +645,21 @@ class SessionManager:
         """The SCAN pattern of this prefix's user index keys."""
         return f"{_glob_escape(self.prefix)}user:{{*}}"
 
-    def _scan_batches(self, pattern: str) -> Iterator[list[bytes]]:
+    def _scan_batches(self, pattern: str, type_: str | None = None) -> Iterator[list[bytes]]:
         try:
-            keys = self.client.scan_iter(match=pattern, count=self.scan_count)
+            keys = self.client.scan_iter(match=pattern, count=self.scan_count, _type=type_)
             yield from _batched(keys, self.scan_count)
         except RedisError as exc:
             raise self._unavailable(exc, "scan the sessions") from exc
 
-    async def _ascan_batches(self, pattern: str) -> AsyncIterator[list[bytes]]:
+    async def _ascan_batches(
+        self, pattern: str, type_: str | None = None
+    ) -> AsyncIterator[list[bytes]]:
         batch: list[bytes] = []
         try:
-            async for key in self.aclient.scan_iter(match=pattern, count=self.scan_count):
+            async for key in self.aclient.scan_iter(
+                match=pattern, count=self.scan_count, _type=type_
+            ):
                 batch.append(key)
                 if len(batch) == self.scan_count:
                     yield batch
@@ -662,7 +674,9 @@ class SessionManager:
             pipe = self.client.pipeline(transaction=False)
             for key in keys:
                 pipe.execute_command(command, key, *args)  # type: ignore[no-untyped-call]
-            return pipe.execute()
+            # A key that changed type since the scan answers with an error: it
+            # is not a session, which the callers see as an empty answer.
+            return [_or_none(result) for result in pipe.execute(raise_on_error=False)]
         except RedisError as exc:
             raise self._unavailable(exc, "read sessions") from exc
 
@@ -671,7 +685,7 @@ class SessionManager:
             pipe = self.aclient.pipeline(transaction=False)
             for key in keys:
                 pipe.execute_command(command, key, *args)
-            return await pipe.execute()
+            return [_or_none(result) for result in await pipe.execute(raise_on_error=False)]
         except RedisError as exc:
             raise self._unavailable(exc, "read sessions") from exc
 
@@ -679,9 +693,9 @@ class SessionManager:
         return redis_key.decode()[len(self.prefix) + 1 : -1]
 
     def _stored(self, redis_keys: list[bytes], hashes: list[Any]) -> Iterator[StoredSession]:
-        for redis_key, fields in zip(redis_keys, hashes):
+        for key, fields in zip(redis_keys, hashes, strict=True):
             if isinstance(fields, dict) and fields:
-                stored = self._loaded(self._session_key_of(redis_key), fields, quiet=True)
+                stored = self._loaded(self._session_key_of(key), fields, quiet=True)
                 if stored is not None:
                     yield stored
 
@@ -693,7 +707,7 @@ class SessionManager:
         yielded once.
         """
         seen: set[bytes] = set()
-        for batch in self._scan_batches(self.session_pattern()):
+        for batch in self._scan_batches(self.session_pattern(), "HASH"):
             fresh = [key for key in batch if key not in seen]
             seen.update(fresh)
             yield from self._stored(fresh, self._pipelined("HGETALL", fresh))
@@ -701,7 +715,7 @@ class SessionManager:
     async def aiter_sessions(self) -> AsyncIterator[StoredSession]:
         """The asyncio twin of :meth:`iter_sessions`."""
         seen: set[bytes] = set()
-        async for batch in self._ascan_batches(self.session_pattern()):
+        async for batch in self._ascan_batches(self.session_pattern(), "HASH"):
             fresh = [key for key in batch if key not in seen]
             seen.update(fresh)
             for stored in self._stored(fresh, await self._apipelined("HGETALL", fresh)):
@@ -714,15 +728,15 @@ class SessionManager:
         twice, as ``redis-cli --scan`` would.
         """
         live = 0
-        for batch in self._scan_batches(self.session_pattern()):
-            live += sum(self._pipelined("HEXISTS", batch, codec.CREATED))
+        for batch in self._scan_batches(self.session_pattern(), "HASH"):
+            live += sum(filter(None, self._pipelined("HEXISTS", batch, codec.CREATED)))
         return live
 
     async def acount(self) -> int:
         """The asyncio twin of :meth:`count`."""
         live = 0
-        async for batch in self._ascan_batches(self.session_pattern()):
-            live += sum(await self._apipelined("HEXISTS", batch, codec.CREATED))
+        async for batch in self._ascan_batches(self.session_pattern(), "HASH"):
+            live += sum(filter(None, await self._apipelined("HEXISTS", batch, codec.CREATED)))
         return live
 
     def clear(self) -> int:
@@ -734,7 +748,7 @@ class SessionManager:
         deleted = 0
         for pattern in (self.session_pattern(), self.index_pattern()):
             for batch in self._scan_batches(pattern):
-                deleted += sum(self._pipelined("UNLINK", batch))
+                deleted += sum(filter(None, self._pipelined("UNLINK", batch)))
         return deleted
 
     async def aclear(self) -> int:
@@ -742,7 +756,7 @@ class SessionManager:
         deleted = 0
         for pattern in (self.session_pattern(), self.index_pattern()):
             async for batch in self._ascan_batches(pattern):
-                deleted += sum(await self._apipelined("UNLINK", batch))
+                deleted += sum(filter(None, await self._apipelined("UNLINK", batch)))
         return deleted
 
     def user_sessions(self, user_id: str) -> list[StoredSession]:
@@ -788,7 +802,7 @@ class SessionManager:
     ) -> tuple[list[StoredSession], list[str]]:
         sessions: list[StoredSession] = []
         stale: list[str] = []
-        for key, fields in zip(keys, hashes):
+        for key, fields in zip(keys, hashes, strict=True):
             stored = self._loaded(key, fields, quiet=True) if fields else None
             if stored is not None and stored.user_id == user_id:
                 sessions.append(stored)

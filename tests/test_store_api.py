@@ -1,0 +1,187 @@
+"""The manager's store API: touch, set, iterate, count, clear, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import redis
+from django.test import override_settings
+
+from redis_sessions.exceptions import SessionDestroyed
+from redis_sessions.manager import SessionManager, get_manager
+
+
+@pytest.fixture
+def manager() -> SessionManager:
+    return get_manager()
+
+
+def make(manager: SessionManager, key: str, **data: Any) -> str:
+    manager.create(key, data, 600)
+    return key
+
+
+# touch
+
+
+def test_touch_gives_a_live_session_a_new_ttl_and_changes_nothing_else(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    make(manager, "touched001", a=1)
+    before = redis_client.hgetall("sessions:{touched001}")
+
+    assert manager.touch("touched001", 5000) is True
+
+    assert 4990 < redis_client.ttl("sessions:{touched001}") <= 5000
+    assert redis_client.hgetall("sessions:{touched001}") == before
+
+
+def test_touch_never_extends_a_tombstone_or_creates_a_session(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    make(manager, "touched001", a=1)
+    manager.destroy("touched001")
+    tombstone_ttl = redis_client.ttl("sessions:{touched001}")
+
+    assert manager.touch("touched001", 5000) is False
+    assert manager.touch("missing001", 5000) is False
+
+    assert redis_client.ttl("sessions:{touched001}") <= tombstone_ttl
+    assert redis_client.exists("sessions:{missing001}") == 0
+
+
+def test_touch_beyond_the_index_bound_moves_the_index_entry(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    make(manager, "touched001", _auth_user_id="7")
+
+    manager.touch("touched001", 100_000)
+
+    assert redis_client.zscore("sessions:user:{7}", "touched001") > 100_000  # type: ignore[operator]
+
+
+def test_touch_with_no_ttl_left_is_refused(manager: SessionManager) -> None:
+    with pytest.raises(ValueError, match="TTL above zero"):
+        manager.touch("touched001", 0)
+
+
+# set
+
+
+def test_set_creates_a_missing_session(manager: SessionManager) -> None:
+    manager.set("setkey0001", {"a": 1}, 600)
+
+    stored = manager.get("setkey0001")
+    assert stored is not None
+    assert stored.data == {"a": 1}
+
+
+def test_set_replaces_a_live_session_whole(manager: SessionManager) -> None:
+    make(manager, "setkey0001", a=1, b=2)
+
+    manager.set("setkey0001", {"c": 3}, 600)
+
+    stored = manager.get("setkey0001")
+    assert stored is not None
+    assert stored.data == {"c": 3}
+
+
+def test_set_never_brings_back_a_destroyed_session(manager: SessionManager) -> None:
+    make(manager, "setkey0001", a=1)
+    manager.destroy("setkey0001")
+
+    with pytest.raises(SessionDestroyed):
+        manager.set("setkey0001", {"a": 2}, 600)
+    assert manager.get("setkey0001") is None
+
+
+# iterate, count, clear
+
+
+@pytest.fixture
+def crowd(manager: SessionManager, redis_client: redis.Redis) -> list[str]:
+    """250 live sessions, 10 tombstones, and keys that are not sessions."""
+    keys = [make(manager, f"crowd{number:05d}", n=number) for number in range(260)]
+    for key in keys[250:]:
+        manager.destroy(key)
+    redis_client.set("sessions:{foreign0001}", "not ours")
+    redis_client.set("other:{crowd00000}", "another prefix")
+    redis_client.set("unrelated", "x")
+    return keys[:250]
+
+
+def test_iter_sessions_yields_every_live_session_once(
+    manager: SessionManager, crowd: list[str]
+) -> None:
+    seen = [stored.session_key for stored in manager.iter_sessions()]
+
+    assert sorted(seen) == crowd
+
+
+def test_iter_sessions_scans_hashes_and_reads_each_once(
+    manager: SessionManager, crowd: list[str], command_log: Any
+) -> None:
+    with command_log() as log:
+        for _ in manager.iter_sessions():
+            pass
+
+    scans = [command for command in log.commands if command.startswith("SCAN")]
+    assert all(scan.endswith(" MATCH sessions:{*} COUNT 100 TYPE HASH") for scan in scans)
+    assert len(scans) >= 3  # 260 hashes, 100 a batch
+    assert log.names.count("HGETALL") == 260  # live sessions and tombstones
+
+
+def test_count_counts_live_sessions_only(manager: SessionManager, crowd: list[str]) -> None:
+    assert manager.count() == 250
+
+
+def test_clear_deletes_only_this_prefix(
+    manager: SessionManager, crowd: list[str], redis_client: redis.Redis
+) -> None:
+    make(manager, "withuser01", _auth_user_id="7")
+
+    deleted = manager.clear()
+
+    assert deleted == 250 + 10 + 1 + 1 + 1  # live, tombstones, foreign, withuser01, its index
+    assert sorted(redis_client.keys("*")) == [b"other:{crowd00000}", b"unrelated"]
+
+
+def test_a_prefix_with_wildcards_matches_only_itself(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    with override_settings(REDIS_SESSIONS={"URL": redis_url, "PREFIX": "s*[x]?:"}):
+        manager = get_manager()
+        make(manager, "wildcard01", a=1)
+        redis_client.set("sx:{wildcard02}", "not this prefix")
+
+        assert manager.count() == 1
+        assert manager.clear() == 1
+
+    assert redis_client.keys("*") == [b"sx:{wildcard02}"]
+
+
+def test_the_async_twins_agree(manager: SessionManager, crowd: list[str]) -> None:
+    async def scenario() -> tuple[list[str], int, bool, int]:
+        seen = [stored.session_key async for stored in manager.aiter_sessions()]
+        count = await manager.acount()
+        touched = await manager.atouch(crowd[0], 900)
+        await manager.aset("asyncset01", {"_auth_user_id": "9"}, 600)
+        users = await manager.auser_sessions("9")
+        assert [stored.session_key for stored in users] == ["asyncset01"]
+        assert await manager.adestroy_user_sessions("9") == 1
+        assert await manager.aprune_indexes() == 0
+        return seen, count, touched, await manager.aclear()
+
+    seen, count, touched, cleared = asyncio.run(scenario())
+
+    assert sorted(seen) == crowd
+    assert count == 250
+    assert touched is True
+    assert cleared == 250 + 10 + 1 + 1  # live, tombstones, foreign, the async tombstone
+
+
+def test_get_is_load(manager: SessionManager) -> None:
+    assert SessionManager.get is SessionManager.load
+    assert SessionManager.aget is SessionManager.aload
