@@ -174,8 +174,8 @@ class SessionStore(SessionBase):
         if old_key is None:
             self.create()
             return
-        new_key = self._session_key = self._get_new_session_key()
         old_user_id = self._loaded_user_id(old_key)
+        new_key = self._session_key = self._get_new_session_key()
         try:
             self._snapshot = self.manager.cycle(
                 old_key, new_key, data, self.get_expiry_age(), old_user_id=old_user_id
@@ -191,9 +191,9 @@ class SessionStore(SessionBase):
         if old_key is None:
             await self.acreate()
             return
+        old_user_id = self._loaded_user_id(old_key)
         new_key = self._session_key = self._get_new_session_key()
         ttl = await self.aget_expiry_age()
-        old_user_id = self._loaded_user_id(old_key)
         try:
             self._snapshot = await self.manager.acycle(
                 old_key, new_key, data, ttl, old_user_id=old_user_id

@@ -200,3 +200,22 @@ def test_log_out_everywhere(redis_client: redis.Redis) -> None:
     assert get_manager().destroy_user_sessions("7") == 3
     assert not any(SessionStore().exists(key) for key in keys)
     assert redis_client.exists("sessions:user:{7}") == 0
+
+
+def test_cycle_key_of_a_logged_in_session_is_one_round_trip(command_log: Any) -> None:
+    session = SessionStore(key_of("7"))
+    session.items()
+    with command_log() as log:
+        session.cycle_key()
+
+    # Create, destroy and the index move, pipelined: three commands, sent at once.
+    assert log.names == ["EVALSHA", "EVALSHA", "EVALSHA"]
+
+
+def test_a_logout_of_a_loaded_session_is_one_round_trip(command_log: Any) -> None:
+    session = SessionStore(key_of("7"))
+    session.items()
+    with command_log() as log:
+        session.flush()
+
+    assert log.names == ["EVALSHA", "EVALSHA"]  # destroy and the index entry, pipelined
