@@ -361,7 +361,7 @@ class SessionManager:
         return fields
 
     def _create_calls(
-        self, session_key: str, data: Mapping[str, Any], ttl: int
+        self, session_key: str, data: Mapping[str, Any], ttl: int, *, index: bool = True
     ) -> tuple[Fields, list[Call]]:
         fields = self.codec.encode(data)
         ttl = int(ttl)
@@ -374,7 +374,8 @@ class SessionManager:
         if user_id is not None:
             score = self._index_score(now, ttl)
             fields[codec.INDEXED] = str(score).encode()
-            calls.append(self._index_call(user_id, now, add={session_key: score}))
+            if index:
+                calls.append(self._index_call(user_id, now, add={session_key: score}))
         args: list[Any] = [ttl, codec.CREATED, now, codec.SAVED, now]
         for name, raw in fields.items():
             args.append(name)
@@ -566,11 +567,23 @@ class SessionManager:
         ttl: int,
         old_user_id: str | None,
     ) -> tuple[Fields, int, list[Call]]:
-        fields, create_calls = self._create_calls(new_key, data, ttl)
-        create = create_calls[:1]
-        destroy = self._destroy_calls(old_key, old_user_id)
+        fields, calls = self._create_calls(new_key, data, ttl, index=False)
+        created_at = len(calls)
         # The destroy script's answer comes right after the create's (if any).
-        return fields, len(create), create + destroy[:1] + create_calls[1:] + destroy[1:]
+        now = int(time.time())
+        calls.append((scripts.DESTROY, self.redis_key(old_key), [self.tombstone_ttl, now]))
+        raw_user_id = fields.get(codec.USER_ID)
+        user_id = None if raw_user_id is None else raw_user_id.decode()
+        added = {new_key: int(fields[codec.INDEXED])} if user_id and created_at else {}
+        if user_id is not None and user_id == old_user_id:
+            # The usual case: one user's entry moves from the old key to the new.
+            calls.append(self._index_call(user_id, now, add=added, remove=[old_key]))
+        else:
+            if added and user_id is not None:
+                calls.append(self._index_call(user_id, now, add=added))
+            if old_user_id is not None:
+                calls.append(self._index_call(old_user_id, now, remove=[old_key]))
+        return fields, created_at, calls
 
     # touch
 
