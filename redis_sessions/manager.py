@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, NamedTuple, cast
 
@@ -38,11 +38,15 @@ from redis_sessions.connection import client_from_settings, describe
 from redis_sessions.exceptions import SessionDestroyed, StoreUnavailable
 from redis_sessions.keys import abbreviated, redis_key
 from redis_sessions.loops import AsyncRedis, ClientPerLoop, async_twin
+from redis_sessions.stats import SessionStats, StatsCollector
 
 logger = logging.getLogger("redis_sessions")
 
 #: A script, the key it runs on, and its arguments.
 Call = tuple[scripts.LuaScript, str, list[Any]]
+
+#: Called by bulk operations after each SCAN batch, with the keys scanned so far.
+Progress = Callable[[int], None]
 
 
 def _glob_escape(text: str) -> str:
@@ -67,6 +71,13 @@ def _or_none(result: Any) -> Any:
     if isinstance(result, RedisError):
         raise result
     return result
+
+
+def _ttl(reply: Any) -> int | None:
+    # TTL answers -1 for a key without expiry and -2 for a missing key.
+    if reply is None or reply == -2:
+        return 0
+    return None if reply == -1 else int(reply)
 
 
 def _as_int(raw: bytes | None) -> int:
@@ -121,6 +132,10 @@ class SessionManager:
         self.tombstone_ttl = tombstone_ttl
         self.scan_count = scan_count
         self.codec = FieldCodec(serializer_class)
+        # What session keys and index keys start with, to tell them apart in
+        # a SCAN batch of the whole prefix.
+        self._session_head = f"{prefix}{{".encode()
+        self._index_head = f"{prefix}user:{{".encode()
         self.owns_client = owns_client
         self._async_clients = ClientPerLoop(async_client_factory or partial(async_twin, client))
 
@@ -658,6 +673,14 @@ class SessionManager:
         """The SCAN pattern of this prefix's user index keys."""
         return f"{_glob_escape(self.prefix)}user:{{*}}"
 
+    def prefix_pattern(self) -> str:
+        """The SCAN pattern of every key of this prefix, sessions and indexes alike.
+
+        Operations that need both kinds walk the keys once with it and sort them
+        by shape: each SCAN pass visits the whole database, whatever it matches.
+        """
+        return f"{_glob_escape(self.prefix)}*"
+
     def _scan_batches(self, pattern: str, type_: str | None = None) -> Iterator[list[bytes]]:
         try:
             keys = self.client.scan_iter(match=pattern, count=self.scan_count, _type=type_)
@@ -702,6 +725,38 @@ class SessionManager:
         except RedisError as exc:
             raise self._unavailable(exc, "read sessions") from exc
 
+    def _bulk(
+        self, script: scripts.LuaScript, keys: list[bytes], args: list[Any], action: str
+    ) -> Any:
+        # One script call for a whole SCAN batch: the per-key work runs on the
+        # server, and the client parses one reply instead of one per key.
+        try:
+            return script.run(self.client, keys, args)
+        except RedisError as exc:
+            raise self._unavailable(exc, action) from exc
+
+    async def _abulk(
+        self, script: scripts.LuaScript, keys: list[bytes], args: list[Any], action: str
+    ) -> Any:
+        try:
+            return await script.arun(self.aclient, keys, args)
+        except RedisError as exc:
+            raise self._unavailable(exc, action) from exc
+
+    def _is_session(self, key: bytes) -> bool:
+        """Whether a key SCAN found under the prefix has the shape of a session key."""
+        return key.startswith(self._session_head) and key.endswith(b"}")
+
+    def _is_index(self, key: bytes) -> bool:
+        """Whether a key SCAN found under the prefix has the shape of a user index key."""
+        return key.startswith(self._index_head) and key.endswith(b"}")
+
+    def _is_ours(self, key: bytes) -> bool:
+        return self._is_session(key) or self._is_index(key)
+
+    def _user_of(self, index_key: bytes) -> str:
+        return index_key[len(self._index_head) : -1].decode()
+
     def _session_key_of(self, redis_key: bytes) -> str:
         return redis_key.decode()[len(self.prefix) + 1 : -1]
 
@@ -734,43 +789,143 @@ class SessionManager:
             for stored in self._stored(fresh, await self._apipelined("HGETALL", fresh)):
                 yield stored
 
-    def count(self) -> int:
+    def count(self, *, progress: Progress | None = None) -> int:
         """Count the live sessions of this prefix, with memory that stays flat.
 
-        A key that SCAN returns twice while Redis resizes its table is counted
-        twice, as ``redis-cli --scan`` would.
+        Each SCAN batch is checked on the server by one script call. A key that
+        SCAN returns twice while Redis resizes its table is counted twice, as
+        ``redis-cli --scan`` would. ``progress``, if given, is called after each
+        batch with the number of keys scanned so far.
         """
-        live = 0
-        for batch in self._scan_batches(self.session_pattern(), "HASH"):
-            live += sum(filter(None, self._pipelined("HEXISTS", batch, codec.CREATED)))
+        live = scanned = 0
+        # No TYPE filter: the server would look every key's type up for it,
+        # which costs more than the script's own check.
+        for batch in self._scan_batches(self.session_pattern()):
+            live += self._bulk(scripts.COUNT, batch, [], "count the sessions")
+            scanned += len(batch)
+            if progress is not None:
+                progress(scanned)
         return live
 
-    async def acount(self) -> int:
+    async def acount(self, *, progress: Progress | None = None) -> int:
         """The asyncio twin of :meth:`count`."""
-        live = 0
-        async for batch in self._ascan_batches(self.session_pattern(), "HASH"):
-            live += sum(filter(None, await self._apipelined("HEXISTS", batch, codec.CREATED)))
+        live = scanned = 0
+        async for batch in self._ascan_batches(self.session_pattern()):
+            live += await self._abulk(scripts.COUNT, batch, [], "count the sessions")
+            scanned += len(batch)
+            if progress is not None:
+                progress(scanned)
         return live
 
-    def clear(self) -> int:
+    def clear(self, *, dry_run: bool = False, progress: Progress | None = None) -> int:
         """Delete every session, tombstone and user index of this prefix.
 
-        Returns how many keys were deleted. Other keys of the database are left
-        alone.
+        Returns how many keys were deleted, or with ``dry_run`` how many would
+        be (a key that SCAN returns twice counts twice then). Other keys of the
+        database are left alone. One SCAN pass over the prefix finds both
+        kinds of keys; each batch is one ``UNLINK``.
         """
-        deleted = 0
-        for pattern in (self.session_pattern(), self.index_pattern()):
-            for batch in self._scan_batches(pattern):
-                deleted += sum(filter(None, self._pipelined("UNLINK", batch)))
+        deleted = scanned = 0
+        for batch in self._scan_batches(self.prefix_pattern()):
+            doomed = [key for key in batch if self._is_ours(key)]
+            if dry_run:
+                deleted += len(doomed)
+            elif doomed:
+                deleted += self._unlink(doomed)
+            scanned += len(batch)
+            if progress is not None:
+                progress(scanned)
         return deleted
 
-    async def aclear(self) -> int:
+    async def aclear(self, *, dry_run: bool = False, progress: Progress | None = None) -> int:
         """The asyncio twin of :meth:`clear`."""
-        deleted = 0
-        for pattern in (self.session_pattern(), self.index_pattern()):
-            async for batch in self._ascan_batches(pattern):
-                deleted += sum(filter(None, await self._apipelined("UNLINK", batch)))
+        deleted = scanned = 0
+        async for batch in self._ascan_batches(self.prefix_pattern()):
+            doomed = [key for key in batch if self._is_ours(key)]
+            if dry_run:
+                deleted += len(doomed)
+            elif doomed:
+                deleted += await self._aunlink(doomed)
+            scanned += len(batch)
+            if progress is not None:
+                progress(scanned)
         return deleted
+
+    def _unlink(self, keys: list[bytes]) -> int:
+        try:
+            return self.client.unlink(*keys)
+        except RedisError as exc:
+            raise self._unavailable(exc, "delete sessions") from exc
+
+    async def _aunlink(self, keys: list[bytes]) -> int:
+        try:
+            return await self.aclient.unlink(*keys)
+        except RedisError as exc:
+            raise self._unavailable(exc, "delete sessions") from exc
+
+    def stats(
+        self, *, top: int = 10, sample: int = 1000, progress: Progress | None = None
+    ) -> SessionStats:
+        """Return the statistics of this prefix's sessions, in flat memory.
+
+        One SCAN pass over the prefix; each batch, sessions and user indexes
+        alike, is read by one call of the ``survey`` script. ``top`` is how many
+        of the users with the most sessions to list (from their indexes);
+        ``sample`` how many live sessions to measure with ``MEMORY USAGE``, the
+        first ones SCAN finds (SCAN walks Redis' hash table, so they are spread
+        at random over the keys). ``progress``, if given, is called after each
+        batch with the number of keys scanned so far.
+        """
+        collector = StatsCollector(top=top, sample=sample)
+        now = int(time.time())
+        scanned = 0
+        for batch in self._scan_batches(self.prefix_pattern()):
+            sessions, indexes, args = self._survey_args(batch, now, collector)
+            if sessions or indexes:
+                reply = self._bulk(scripts.SURVEY, sessions + indexes, args, "read statistics")
+                collector.add(len(sessions), [self._user_of(key) for key in indexes], reply)
+            scanned += len(batch)
+            if progress is not None:
+                progress(scanned)
+        return collector.result()
+
+    async def astats(
+        self, *, top: int = 10, sample: int = 1000, progress: Progress | None = None
+    ) -> SessionStats:
+        """The asyncio twin of :meth:`stats`."""
+        collector = StatsCollector(top=top, sample=sample)
+        now = int(time.time())
+        scanned = 0
+        async for batch in self._ascan_batches(self.prefix_pattern()):
+            sessions, indexes, args = self._survey_args(batch, now, collector)
+            if sessions or indexes:
+                keys = sessions + indexes
+                reply = await self._abulk(scripts.SURVEY, keys, args, "read statistics")
+                collector.add(len(sessions), [self._user_of(key) for key in indexes], reply)
+            scanned += len(batch)
+            if progress is not None:
+                progress(scanned)
+        return collector.result()
+
+    def _survey_args(
+        self, batch: list[bytes], now: int, collector: StatsCollector
+    ) -> tuple[list[bytes], list[bytes], list[Any]]:
+        sessions = [key for key in batch if self._is_session(key)]
+        indexes = [key for key in batch if self._is_index(key)]
+        return sessions, indexes, [len(sessions), now, collector.to_measure]
+
+    def ttls(self, session_keys: Sequence[str]) -> list[int | None]:
+        """Return the seconds each session has left to live, in one round trip.
+
+        None for a key that never expires (the engine never leaves one so); 0
+        for a key that is gone.
+        """
+        return [_ttl(ttl) for ttl in self._pipelined("TTL", map(self.redis_key, session_keys))]
+
+    async def attls(self, session_keys: Sequence[str]) -> list[int | None]:
+        """The asyncio twin of :meth:`ttls`."""
+        replies = await self._apipelined("TTL", map(self.redis_key, session_keys))
+        return [_ttl(ttl) for ttl in replies]
 
     def user_sessions(self, user_id: str) -> list[StoredSession]:
         """Return the live sessions of ``user_id``, oldest first.

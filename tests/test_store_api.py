@@ -148,6 +148,69 @@ def test_clear_deletes_only_this_prefix(
     assert sorted(redis_client.keys("*")) == [b"other:{crowd00000}", b"unrelated"]
 
 
+def test_count_checks_each_batch_with_one_script_call(
+    manager: SessionManager, crowd: list[str], command_log: Any
+) -> None:
+    with command_log() as log:
+        assert manager.count() == 250
+
+    assert set(log.names) == {"SCAN", "EVALSHA"}
+    assert log.names.count("EVALSHA") == 3  # 261 keys, 100 a batch
+
+
+def test_clear_walks_the_prefix_once_and_unlinks_a_batch_at_a_time(
+    manager: SessionManager, crowd: list[str], command_log: Any
+) -> None:
+    make(manager, "withuser01", _auth_user_id="7")
+
+    with command_log() as log:
+        manager.clear()
+
+    scans = [command for command in log.commands if command.startswith("SCAN")]
+    assert all(scan.endswith(" MATCH sessions:* COUNT 100") for scan in scans)
+    assert set(log.names) == {"SCAN", "UNLINK"}
+    assert log.names.count("UNLINK") == 3  # 263 keys, 100 a batch
+
+
+def test_a_dry_run_of_clear_counts_what_it_would_delete_and_deletes_nothing(
+    manager: SessionManager, crowd: list[str], redis_client: redis.Redis
+) -> None:
+    make(manager, "withuser01", _auth_user_id="7")
+    before = redis_client.dbsize()
+
+    assert manager.clear(dry_run=True) == 250 + 10 + 1 + 1 + 1
+
+    assert redis_client.dbsize() == before
+
+
+def test_bulk_operations_report_progress_after_every_batch(
+    manager: SessionManager, crowd: list[str]
+) -> None:
+    counted: list[int] = []
+    cleared: list[int] = []
+
+    manager.count(progress=counted.append)
+    manager.clear(progress=cleared.append)
+
+    assert counted == [100, 200, 261]  # live, tombstones, the foreign key
+    assert cleared == [100, 200, 261]
+
+
+def test_ttls_tell_the_seconds_left_none_for_no_expiry_and_zero_for_gone(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    make(manager, "expiring01", a=1)
+    make(manager, "persisted1", a=1)
+    redis_client.persist("sessions:{persisted1}")
+
+    ttl, persisted, gone = manager.ttls(["expiring01", "persisted1", "missing001"])
+
+    assert ttl is not None
+    assert 590 < ttl <= 600
+    assert (persisted, gone) == (None, 0)
+    assert asyncio.run(manager.attls(["persisted1", "missing001"])) == [None, 0]
+
+
 def test_a_prefix_with_wildcards_matches_only_itself(
     redis_url: str, redis_client: redis.Redis
 ) -> None:
@@ -165,7 +228,10 @@ def test_a_prefix_with_wildcards_matches_only_itself(
 def test_the_async_twins_agree(manager: SessionManager, crowd: list[str]) -> None:
     async def scenario() -> tuple[list[str], int, bool, int]:
         seen = [stored.session_key async for stored in manager.aiter_sessions()]
-        count = await manager.acount()
+        scanned: list[int] = []
+        count = await manager.acount(progress=scanned.append)
+        assert await manager.aclear(dry_run=True, progress=scanned.append) == 250 + 10 + 1
+        assert scanned == [100, 200, 261] * 2
         touched = await manager.atouch(crowd[0], 900)
         await manager.aset("asyncset01", {"_auth_user_id": "9"}, 600)
         users = await manager.auser_sessions("9")
