@@ -265,6 +265,13 @@ def test_each_bucket_includes_its_upper_bound(ttl: int, bucket: str) -> None:
     assert ttl_bucket(ttl) == bucket
 
 
+def test_only_users_with_more_sessions_than_the_last_listed_displace_it() -> None:
+    collector = StatsCollector(top=2, sample=0)
+    collector.add(0, ["1", "2", "3", "4"], [5, 3, 1, 4, 0, 0])
+
+    assert collector.result().top_users == (("1", 5), ("4", 4))
+
+
 def test_a_user_that_scan_returns_twice_is_listed_once() -> None:
     collector = StatsCollector(top=3, sample=0)
     for _ in range(2):
