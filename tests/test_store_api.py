@@ -172,6 +172,17 @@ def test_clear_walks_the_prefix_once_and_unlinks_a_batch_at_a_time(
     assert log.names.count("UNLINK") == 3  # 263 keys, 100 a batch
 
 
+def test_clear_leaves_keys_of_the_prefix_that_are_neither_sessions_nor_indexes(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    make(manager, "withuser01", _auth_user_id="7")
+    redis_client.set("sessions:stray", "someone else's")
+
+    assert manager.clear() == 2
+
+    assert redis_client.keys("*") == [b"sessions:stray"]
+
+
 def test_a_dry_run_of_clear_counts_what_it_would_delete_and_deletes_nothing(
     manager: SessionManager, crowd: list[str], redis_client: redis.Redis
 ) -> None:
