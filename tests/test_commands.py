@@ -535,6 +535,19 @@ def test_sessions_count_reports_progress_at_verbosity_2(many: None) -> None:
     )
 
 
+def test_sessions_count_reports_progress_when_stderr_is_a_terminal(many: None) -> None:
+    controller, device = pty.openpty()
+    try:
+        with open(device, "w", encoding="utf-8") as stderr:
+            call_command("sessions", "count", stdout=StringIO(), stderr=stderr)
+        shown = os.read(controller, 4096).decode()
+    finally:
+        os.close(controller)
+
+    # The terminal ends lines with CR LF.
+    assert shown == ("Counting: 100 keys scanned so far.\r\nCounting: 200 keys scanned so far.\r\n")
+
+
 def test_sessions_count_turns_an_unreachable_redis_into_a_command_error(nowhere: str) -> None:
     with (
         override_settings(REDIS_SESSIONS={"URL": nowhere}),
