@@ -548,6 +548,19 @@ def test_sessions_count_reports_progress_when_stderr_is_a_terminal(many: None) -
     assert shown == ("Counting: 100 keys scanned so far.\r\nCounting: 200 keys scanned so far.\r\n")
 
 
+def test_sessions_count_at_verbosity_0_keeps_a_terminal_quiet(many: None) -> None:
+    controller, device = pty.openpty()
+    try:
+        with open(device, "w", encoding="utf-8") as stderr:
+            call_command("sessions", "count", stdout=StringIO(), stderr=stderr, verbosity=0)
+            stderr.write("end\n")
+        shown = os.read(controller, 4096).decode()
+    finally:
+        os.close(controller)
+
+    assert shown == "end\r\n"
+
+
 def test_sessions_count_turns_an_unreachable_redis_into_a_command_error(nowhere: str) -> None:
     with (
         override_settings(REDIS_SESSIONS={"URL": nowhere}),

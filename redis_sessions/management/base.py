@@ -6,8 +6,9 @@ a ``CommandError`` with the same one-line message, so ``manage.py`` exits with
 status 1 and no traceback.
 
 Progress: bulk scans report the keys scanned so far on stderr every
-:attr:`SessionsCommand.progress_every` batches, when stderr is a terminal or
-with ``--verbosity 2``; otherwise stderr stays quiet.
+:attr:`SessionsCommand.progress_every` batches, when stderr is a terminal (but
+not at ``--verbosity 0``) or with ``--verbosity 2``; otherwise stderr stays
+quiet, so that output captured by cron or a test is the same every time.
 
 Confirmation: destructive commands ask on stderr and read the answer from
 stdin, go ahead without asking with ``--no-input``, and refuse to go ahead
@@ -168,8 +169,12 @@ class SessionsCommand(BaseCommand):
             self.stdout.write(message)
 
     def progress(self, doing: str) -> Progress | None:
-        """A progress callback for a bulk scan, or None when nobody would read it."""
-        if not (self.verbosity >= 2 or self.stderr.isatty()):
+        """A progress callback for a bulk scan, or None when nobody would read it.
+
+        Progress shows at ``--verbosity 2`` and up, and on a terminal unless
+        ``--verbosity 0`` asked for quiet.
+        """
+        if not (self.verbosity >= 2 or (self.verbosity >= 1 and self.stderr.isatty())):
             return None
         batches = 0
 
