@@ -52,6 +52,7 @@ dist: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_operations
 	$(BIN)/python -m benchmarks.bench_memory
+	$(BIN)/python -m benchmarks.bench_scale
 
 clean:
 	rm -rf $(VENV) .tox .cache build dist *.egg-info .coverage .mypy_cache .ruff_cache .pytest_cache

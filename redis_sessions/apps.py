@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.conf import settings
+from django.db.models.signals import post_save
 
 
 class RedisSessionsConfig(AppConfig):
@@ -10,3 +12,11 @@ class RedisSessionsConfig(AppConfig):
     def ready(self) -> None:
         # Imported for its side effect: registering the system checks.
         from redis_sessions import checks  # noqa: F401
+        from redis_sessions.signals import end_sessions_on_password_change
+
+        if self.apps is not None and self.apps.is_installed("django.contrib.auth"):
+            post_save.connect(
+                end_sessions_on_password_change,
+                sender=settings.AUTH_USER_MODEL,
+                dispatch_uid="redis_sessions.end_sessions_on_password_change",
+            )

@@ -135,6 +135,15 @@ def check_settings(
                     id="redis_sessions.E009",
                 )
             )
+    if type(values["REVOKE_ON_PASSWORD_CHANGE"]) is not bool:
+        errors.append(
+            Error(
+                "REDIS_SESSIONS['REVOKE_ON_PASSWORD_CHANGE'] must be True or False, not "
+                f"{values['REVOKE_ON_PASSWORD_CHANGE']!r}.",
+                hint="The default is False.",
+                id="redis_sessions.E011",
+            )
+        )
     if hasattr(settings, "SESSION_REDIS") and not hasattr(settings, "REDIS_SESSIONS"):
         errors.append(
             Warning(

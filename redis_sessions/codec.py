@@ -9,7 +9,8 @@ Field names:
 * a session key that starts with ``#`` is stored with one more ``#`` in front;
 * a name with exactly one leading ``#`` is engine metadata: ``#c`` (created, unix
   seconds), ``#m`` (last saved), ``#u`` (the user id, copied from
-  ``_auth_user_id``) and ``#x`` (a tombstone's time of destruction).
+  ``_auth_user_id``), ``#i`` (the expiry bound recorded in the user's index) and
+  ``#x`` (a tombstone's time of destruction).
 
 Values: with Django's ``JSONSerializer`` (the default), a ``str`` that does not
 start with a NUL byte is stored as its UTF-8 text, without JSON's quotes; any
@@ -32,11 +33,13 @@ CREATED = b"#c"
 SAVED = b"#m"
 USER_ID = b"#u"
 DESTROYED = b"#x"
+INDEXED = b"#i"
 
 #: The session key whose value Django's auth stores the user id under.
 AUTH_USER_ID_KEY = "_auth_user_id"
 
 _TAGGED = b"\x00"
+_USER_FIELDS = (USER_ID, INDEXED)
 
 Fields = dict[bytes, bytes]
 
@@ -158,7 +161,7 @@ def changes(
     """Return ``(field, value, field, value, ...)`` to set and the fields to delete.
 
     ``old`` is the hash as loaded or last written; of its metadata, only the
-    user id is ever deleted.
+    user id and its index bound are ever deleted.
     """
     to_set: list[bytes] = []
     for name, raw in new.items():
@@ -166,6 +169,6 @@ def changes(
             to_set.append(name)
             to_set.append(raw)
     to_delete = [
-        name for name in old if name not in new and (name == USER_ID or not is_metadata(name))
+        name for name in old if name not in new and (name in _USER_FIELDS or not is_metadata(name))
     ]
     return to_set, to_delete

@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "TOMBSTONE_TTL": 300,
     "SOCKET_CONNECT_TIMEOUT": 2.0,
     "SOCKET_TIMEOUT": 2.0,
+    "REVOKE_ON_PASSWORD_CHANGE": False,
 }
 
 
@@ -64,6 +65,10 @@ class Settings:
     @property
     def SOCKET_TIMEOUT(self) -> float | None:
         return self._get("SOCKET_TIMEOUT")  # type: ignore[no-any-return]
+
+    @property
+    def REVOKE_ON_PASSWORD_CHANGE(self) -> bool:
+        return self._get("REVOKE_ON_PASSWORD_CHANGE")  # type: ignore[no-any-return]
 
 
 conf = Settings()

@@ -7,6 +7,8 @@ Everything else derives from :class:`RedisSessionsError`.
 
 from __future__ import annotations
 
+from django.contrib.sessions.backends.base import UpdateError
+
 
 class RedisSessionsError(Exception):
     """Base class of the exceptions raised by this package."""
@@ -18,4 +20,12 @@ class StoreUnavailable(RedisSessionsError):
     The engine never falls back to an empty session when this happens: that would
     log the user out and replace their cookie. The request fails instead, and the
     session stays in Redis as it was.
+    """
+
+
+class SessionDestroyed(UpdateError, RedisSessionsError):
+    """A save was refused because the session was destroyed (a logout, say).
+
+    A subclass of Django's ``UpdateError``, which the session middleware turns
+    into ``SessionInterrupted``.
     """

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, NamedTuple, cast
 
@@ -35,11 +35,58 @@ from redis_sessions import codec, scripts
 from redis_sessions.codec import CorruptSession, FieldCodec, Fields, Serializer
 from redis_sessions.conf import DEFAULTS, conf
 from redis_sessions.connection import client_from_settings, describe
-from redis_sessions.exceptions import StoreUnavailable
+from redis_sessions.exceptions import SessionDestroyed, StoreUnavailable
 from redis_sessions.keys import abbreviated, redis_key
 from redis_sessions.loops import AsyncRedis, ClientPerLoop, async_twin
+from redis_sessions.stats import SessionStats, StatsCollector
 
 logger = logging.getLogger("redis_sessions")
+
+#: A script, the key it runs on, and its arguments.
+Call = tuple[scripts.LuaScript, str, list[Any]]
+
+#: Called by bulk operations after each SCAN batch, with the keys scanned so far.
+Progress = Callable[[int], None]
+
+
+def _glob_escape(text: str) -> str:
+    """Escape what SCAN's MATCH would read as a wildcard."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
+def _batched(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _or_none(result: Any) -> Any:
+    if isinstance(result, ResponseError):
+        return None
+    if isinstance(result, RedisError):
+        raise result
+    return result
+
+
+def _ttl(reply: Any) -> int | None:
+    # TTL answers -1 for a key without expiry and -2 for a missing key.
+    if reply is None or reply == -2:
+        return 0
+    return None if reply == -1 else int(reply)
+
+
+def _as_int(raw: bytes | None) -> int:
+    try:
+        return int(raw or 0)
+    except ValueError:
+        return 0
+
+
 security_logger = logging.getLogger("django.security.SuspiciousSession")
 
 
@@ -85,6 +132,10 @@ class SessionManager:
         self.tombstone_ttl = tombstone_ttl
         self.scan_count = scan_count
         self.codec = FieldCodec(serializer_class)
+        # What session keys and index keys start with, to tell them apart in
+        # a SCAN batch of the whole prefix.
+        self._session_head = f"{prefix}{{".encode()
+        self._index_head = f"{prefix}user:{{".encode()
         self.owns_client = owns_client
         self._async_clients = ClientPerLoop(async_client_factory or partial(async_twin, client))
 
@@ -154,11 +205,19 @@ class SessionManager:
             return
         raise self._unavailable(exc, "load a session") from exc
 
-    def _loaded(self, session_key: str, fields: dict[bytes, bytes]) -> StoredSession | None:
+    def _loaded(
+        self, session_key: str, fields: dict[bytes, bytes], *, quiet: bool = False
+    ) -> StoredSession | None:
+        """Decode a hash; None for a tombstone or anything this engine did not write.
+
+        ``quiet`` is for bulk reads, which skip such keys without a log line each.
+        """
         if not fields:
             return None
         created = fields.get(codec.CREATED)
         if created is None:
+            if quiet:
+                return None
             if codec.DESTROYED in fields:
                 logger.info(
                     "Session %s was presented after it was destroyed; it loads empty.",
@@ -172,7 +231,8 @@ class SessionManager:
             created_at = int(created)
             saved_at = int(fields.get(codec.SAVED, created))
         except (CorruptSession, ValueError) as exc:
-            self._suspicious(session_key, str(exc))
+            if not quiet:
+                self._suspicious(session_key, str(exc))
             return None
         user_id = fields.get(codec.USER_ID)
         return StoredSession(
@@ -215,6 +275,88 @@ class SessionManager:
             return False
         raise self._unavailable(exc, "look a session up") from exc
 
+    # Writes. Each one is a list of script calls sent in one round trip (one
+    # call alone, or a pipeline); the sync and asyncio twins share everything
+    # but the I/O.
+
+    def _run(self, calls: list[Call], action: str) -> list[Any]:
+        if not calls:
+            return []
+        try:
+            if len(calls) == 1:
+                script, key, args = calls[0]
+                return [script(self.client, key, args)]
+            pipe = self.client.pipeline(transaction=False)
+            for script, key, args in calls:
+                pipe.evalsha(script.sha, 1, key, *args)
+            results = pipe.execute(raise_on_error=False)
+            for position, (script, key, args) in enumerate(calls):
+                # A server that lost its scripts refused to run them: run each
+                # again, which loads it first.
+                if isinstance(results[position], NoScriptError):
+                    results[position] = script(self.client, key, args)
+            self._raise_first_error(results)
+        except RedisError as exc:
+            raise self._unavailable(exc, action) from exc
+        return results
+
+    async def _arun(self, calls: list[Call], action: str) -> list[Any]:
+        if not calls:
+            return []
+        client = self.aclient
+        try:
+            if len(calls) == 1:
+                script, key, args = calls[0]
+                return [await script.acall(client, key, args)]
+            pipe = client.pipeline(transaction=False)
+            for script, key, args in calls:
+                pipe.evalsha(script.sha, 1, key, *args)
+            results = await pipe.execute(raise_on_error=False)
+            for position, (script, key, args) in enumerate(calls):
+                if isinstance(results[position], NoScriptError):
+                    results[position] = await script.acall(client, key, args)
+            self._raise_first_error(results)
+        except RedisError as exc:
+            raise self._unavailable(exc, action) from exc
+        return results
+
+    @staticmethod
+    def _raise_first_error(results: list[Any]) -> None:
+        for result in results:
+            if isinstance(result, RedisError):
+                raise result
+
+    # The user index: for each user, a sorted set of their session keys scored
+    # by a time at which the session has surely expired. A session records
+    # that score (#i) and moves its entry only when its expiry passes it, so
+    # an ordinary save does not touch the index.
+
+    def index_key(self, user_id: str) -> str:
+        """Return the Redis key of the index of ``user_id``'s sessions."""
+        return f"{self.prefix}user:{{{user_id}}}"
+
+    @staticmethod
+    def _index_score(now: int, ttl: int) -> int:
+        # A tenth of the TTL ahead of the expiry: the entry moves at most once
+        # per tenth of the session's life.
+        return now + ttl + ttl // 10
+
+    def _index_call(
+        self,
+        user_id: bytes | str,
+        now: int,
+        add: Mapping[str, int] | None = None,
+        remove: Iterable[str] = (),
+    ) -> Call:
+        if isinstance(user_id, bytes):
+            user_id = user_id.decode()
+        args: list[Any] = [now, len(add or ())]
+        for session_key, score in (add or {}).items():
+            args.append(score)
+            args.append(session_key)
+        args.extend(remove)
+        return scripts.INDEX, self.index_key(user_id), args
+
     # create
 
     def create(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
@@ -223,43 +365,42 @@ class SessionManager:
         A key is taken while it holds a live session or a tombstone. Returns the
         fields written, to pass to a later :meth:`save`.
         """
-        fields, args = self._create_args(data, ttl)
-        if args:
-            try:
-                created = scripts.CREATE(self.client, self.redis_key(session_key), args)
-            except RedisError as exc:
-                raise self._unavailable(exc, "create a session") from exc
-            self._check_created(created)
+        fields, calls = self._create_calls(session_key, data, ttl)
+        self._check_created(self._run(calls, "create a session"))
         return fields
 
     async def acreate(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
         """The asyncio twin of :meth:`create`."""
-        fields, args = self._create_args(data, ttl)
-        if args:
-            try:
-                created = await scripts.CREATE.acall(
-                    self.aclient, self.redis_key(session_key), args
-                )
-            except RedisError as exc:
-                raise self._unavailable(exc, "create a session") from exc
-            self._check_created(created)
+        fields, calls = self._create_calls(session_key, data, ttl)
+        self._check_created(await self._arun(calls, "create a session"))
         return fields
 
-    def _create_args(self, data: Mapping[str, Any], ttl: int) -> tuple[Fields, list[Any]]:
+    def _create_calls(
+        self, session_key: str, data: Mapping[str, Any], ttl: int, *, index: bool = True
+    ) -> tuple[Fields, list[Call]]:
         fields = self.codec.encode(data)
-        if int(ttl) <= 0:
+        ttl = int(ttl)
+        if ttl <= 0:
             # It would expire at once: nothing to keep, nothing to send.
             return fields, []
         now = int(time.time())
-        args: list[Any] = [int(ttl), codec.CREATED, now, codec.SAVED, now]
+        calls: list[Call] = []
+        user_id = fields.get(codec.USER_ID)
+        if user_id is not None:
+            score = self._index_score(now, ttl)
+            fields[codec.INDEXED] = str(score).encode()
+            if index:
+                calls.append(self._index_call(user_id, now, add={session_key: score}))
+        args: list[Any] = [ttl, codec.CREATED, now, codec.SAVED, now]
         for name, raw in fields.items():
             args.append(name)
             args.append(raw)
-        return fields, args
+        calls.insert(0, (scripts.CREATE, self.redis_key(session_key), args))
+        return fields, calls
 
     @staticmethod
-    def _check_created(created: Any) -> None:
-        if created != 1:
+    def _check_created(results: list[Any]) -> None:
+        if results and results[0] != 1:
             raise CreateError
 
     # save
@@ -275,21 +416,18 @@ class SessionManager:
     ) -> Fields:
         """Save ``data`` into the live session ``session_key``.
 
-        Only the fields that differ from ``snapshot`` (the fields as loaded) are
+        Only the fields that differ from ``snapshot`` (the hash as loaded) are
         written, and the fields of ``snapshot`` that ``data`` no longer has are
         deleted; fields that other requests changed meanwhile are kept. With
         ``replace``, every field that ``data`` does not have is deleted. A TTL of
         zero or less deletes the session.
 
         Raises ``UpdateError`` if no live session is there: it expired, or it was
-        destroyed, and a save never brings it back. Returns the new snapshot.
+        destroyed (:class:`~redis_sessions.exceptions.SessionDestroyed`), and a
+        save never brings it back. Returns the new snapshot.
         """
-        fields, args = self._update_args(data, ttl, snapshot, replace)
-        try:
-            saved = scripts.UPDATE(self.client, self.redis_key(session_key), args)
-        except RedisError as exc:
-            raise self._unavailable(exc, "save a session") from exc
-        self._check_saved(session_key, saved)
+        fields, calls = self._update_calls(session_key, data, ttl, snapshot or {}, replace)
+        self._check_saved(session_key, self._run(calls, "save a session")[0])
         return fields
 
     async def asave(
@@ -302,37 +440,44 @@ class SessionManager:
         replace: bool = False,
     ) -> Fields:
         """The asyncio twin of :meth:`save`."""
-        fields, args = self._update_args(data, ttl, snapshot, replace)
-        try:
-            saved = await scripts.UPDATE.acall(self.aclient, self.redis_key(session_key), args)
-        except RedisError as exc:
-            raise self._unavailable(exc, "save a session") from exc
-        self._check_saved(session_key, saved)
+        fields, calls = self._update_calls(session_key, data, ttl, snapshot or {}, replace)
+        self._check_saved(session_key, (await self._arun(calls, "save a session"))[0])
         return fields
 
-    def _update_args(
+    def _update_calls(
         self,
+        session_key: str,
         data: Mapping[str, Any],
         ttl: int,
-        snapshot: Mapping[bytes, bytes] | None,
+        snapshot: Mapping[bytes, bytes],
         replace: bool,
-    ) -> tuple[Fields, list[Any]]:
+    ) -> tuple[Fields, list[Call]]:
         fields = self.codec.encode(data)
+        ttl = int(ttl)
+        now = int(time.time())
+        calls: list[Call] = []
+        user_id = fields.get(codec.USER_ID)
+        old_user_id = snapshot.get(codec.USER_ID)
+        if user_id is not None and ttl > 0:
+            recorded = _as_int(snapshot.get(codec.INDEXED))
+            if user_id != old_user_id or recorded < now + ttl:
+                score = self._index_score(now, ttl)
+                fields[codec.INDEXED] = str(score).encode()
+                calls.append(self._index_call(user_id, now, add={session_key: score}))
+            else:
+                fields[codec.INDEXED] = snapshot[codec.INDEXED]
+        if old_user_id is not None and (old_user_id != user_id or ttl <= 0):
+            calls.append(self._index_call(old_user_id, now, remove=[session_key]))
         if replace:
             to_set = [item for pair in fields.items() for item in pair]
             to_delete: list[bytes] = []
         else:
-            to_set, to_delete = codec.changes(fields, snapshot or {})
-        args: list[Any] = [
-            int(ttl),
-            "1" if replace else "0",
-            len(to_set) // 2 + 1,
-            codec.SAVED,
-            int(time.time()),
-        ]
+            to_set, to_delete = codec.changes(fields, snapshot)
+        args: list[Any] = [ttl, "1" if replace else "0", len(to_set) // 2 + 1, codec.SAVED, now]
         args += to_set
         args += to_delete
-        return fields, args
+        calls.insert(0, (scripts.UPDATE, self.redis_key(session_key), args))
+        return fields, calls
 
     @staticmethod
     def _check_saved(session_key: str, saved: Any) -> None:
@@ -343,95 +488,548 @@ class SessionManager:
                 "A save of session %s was refused: it was destroyed by another request.",
                 abbreviated(session_key),
             )
-            raise UpdateError("The session was destroyed by another request.")
+            raise SessionDestroyed("The session was destroyed by another request.")
         raise UpdateError("The session expired or was never created.")
 
     # destroy
 
-    def destroy(self, session_key: str) -> bool:
+    def destroy(self, session_key: str, *, user_id: str | None = None) -> bool:
         """Replace a live session by a tombstone that lives ``tombstone_ttl`` seconds.
 
-        Returns whether a live session was there.
+        ``user_id``, when the caller knows whose session it is, lets the entry
+        in that user's index go in the same round trip. Returns whether a live
+        session was there.
         """
-        try:
-            destroyed = scripts.DESTROY(
-                self.client, self.redis_key(session_key), self._destroy_args()
-            )
-        except RedisError as exc:
-            raise self._unavailable(exc, "destroy a session") from exc
-        return bool(destroyed == 1)
+        calls = self._destroy_calls(session_key, user_id)
+        destroyed = self._run(calls, "destroy a session")[0]
+        followup = self._index_followup(session_key, user_id, destroyed)
+        if followup:
+            self._run(followup, "update a user's session index")
+        return bool(destroyed != 0)
 
-    async def adestroy(self, session_key: str) -> bool:
+    async def adestroy(self, session_key: str, *, user_id: str | None = None) -> bool:
         """The asyncio twin of :meth:`destroy`."""
-        try:
-            destroyed = await scripts.DESTROY.acall(
-                self.aclient, self.redis_key(session_key), self._destroy_args()
-            )
-        except RedisError as exc:
-            raise self._unavailable(exc, "destroy a session") from exc
-        return bool(destroyed == 1)
+        calls = self._destroy_calls(session_key, user_id)
+        destroyed = (await self._arun(calls, "destroy a session"))[0]
+        followup = self._index_followup(session_key, user_id, destroyed)
+        if followup:
+            await self._arun(followup, "update a user's session index")
+        return bool(destroyed != 0)
 
-    def _destroy_args(self) -> list[Any]:
-        return [self.tombstone_ttl, int(time.time())]
+    def _destroy_calls(self, session_key: str, user_id: str | None) -> list[Call]:
+        now = int(time.time())
+        calls: list[Call] = [
+            (scripts.DESTROY, self.redis_key(session_key), [self.tombstone_ttl, now])
+        ]
+        if user_id is not None:
+            calls.append(self._index_call(user_id, now, remove=[session_key]))
+        return calls
+
+    def _index_followup(self, session_key: str, user_id: str | None, destroyed: Any) -> list[Call]:
+        # The destroyed session belonged to a user the caller did not name: a
+        # second round trip removes its index entry.
+        if isinstance(destroyed, bytes) and destroyed.decode() != user_id:
+            return [self._index_call(destroyed, int(time.time()), remove=[session_key])]
+        return []
 
     # cycle
 
-    def cycle(self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
+    def cycle(
+        self,
+        old_key: str,
+        new_key: str,
+        data: Mapping[str, Any],
+        ttl: int,
+        *,
+        old_user_id: str | None = None,
+    ) -> Fields:
         """Create ``new_key`` with ``data`` and destroy ``old_key``, in one round trip.
 
         Raises ``CreateError`` if ``new_key`` is taken; ``old_key`` is destroyed
         all the same, so the caller creates the data under another key.
         """
-        fields, create_args = self._create_args(data, ttl)
-        new_redis_key, old_redis_key = self.redis_key(new_key), self.redis_key(old_key)
+        fields, created_at, calls = self._cycle_calls(old_key, new_key, data, ttl, old_user_id)
+        results = self._run(calls, "cycle a session key")
+        self._check_created(results[:created_at])
+        followup = self._index_followup(old_key, old_user_id, results[created_at])
+        if followup:
+            self._run(followup, "update a user's session index")
+        return fields
+
+    async def acycle(
+        self,
+        old_key: str,
+        new_key: str,
+        data: Mapping[str, Any],
+        ttl: int,
+        *,
+        old_user_id: str | None = None,
+    ) -> Fields:
+        """The asyncio twin of :meth:`cycle`."""
+        fields, created_at, calls = self._cycle_calls(old_key, new_key, data, ttl, old_user_id)
+        results = await self._arun(calls, "cycle a session key")
+        self._check_created(results[:created_at])
+        followup = self._index_followup(old_key, old_user_id, results[created_at])
+        if followup:
+            await self._arun(followup, "update a user's session index")
+        return fields
+
+    def _cycle_calls(
+        self,
+        old_key: str,
+        new_key: str,
+        data: Mapping[str, Any],
+        ttl: int,
+        old_user_id: str | None,
+    ) -> tuple[Fields, int, list[Call]]:
+        fields, calls = self._create_calls(new_key, data, ttl, index=False)
+        created_at = len(calls)
+        # The destroy script's answer comes right after the create's (if any).
+        now = int(time.time())
+        calls.append((scripts.DESTROY, self.redis_key(old_key), [self.tombstone_ttl, now]))
+        raw_user_id = fields.get(codec.USER_ID)
+        user_id = None if raw_user_id is None else raw_user_id.decode()
+        added = {new_key: int(fields[codec.INDEXED])} if user_id and created_at else {}
+        if user_id is not None and user_id == old_user_id:
+            # The usual case: one user's entry moves from the old key to the new.
+            calls.append(self._index_call(user_id, now, add=added, remove=[old_key]))
+        else:
+            if added and user_id is not None:
+                calls.append(self._index_call(user_id, now, add=added))
+            if old_user_id is not None:
+                calls.append(self._index_call(old_user_id, now, remove=[old_key]))
+        return fields, created_at, calls
+
+    # touch
+
+    def touch(self, session_key: str, ttl: int) -> bool:
+        """Give a live session a new time to live, and change nothing else.
+
+        A tombstone is never extended and nothing is created. Returns whether a
+        live session was there.
+        """
+        calls, now, score = self._touch_calls(session_key, ttl)
+        touched = self._run(calls, "touch a session")[0]
+        if isinstance(touched, bytes):
+            self._run(
+                [self._index_call(touched, now, add={session_key: score})],
+                "update a user's session index",
+            )
+        return bool(touched != 0)
+
+    async def atouch(self, session_key: str, ttl: int) -> bool:
+        """The asyncio twin of :meth:`touch`."""
+        calls, now, score = self._touch_calls(session_key, ttl)
+        touched = (await self._arun(calls, "touch a session"))[0]
+        if isinstance(touched, bytes):
+            await self._arun(
+                [self._index_call(touched, now, add={session_key: score})],
+                "update a user's session index",
+            )
+        return bool(touched != 0)
+
+    def _touch_calls(self, session_key: str, ttl: int) -> tuple[list[Call], int, int]:
+        ttl = int(ttl)
+        if ttl <= 0:
+            raise ValueError(f"touch() needs a TTL above zero, not {ttl}; use destroy().")
+        now = int(time.time())
+        score = self._index_score(now, ttl)
+        args: list[Any] = [ttl, now + ttl, score]
+        return [(scripts.TOUCH, self.redis_key(session_key), args)], now, score
+
+    # set
+
+    def set(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
+        """Store ``data`` as the whole session ``session_key``, live or new.
+
+        Raises :class:`~redis_sessions.exceptions.SessionDestroyed` for a
+        destroyed session: even this never brings one back.
+        """
+        try:
+            return self.save(session_key, data, ttl, replace=True)
+        except SessionDestroyed:
+            raise
+        except UpdateError:
+            return self.create(session_key, data, ttl)
+
+    async def aset(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
+        """The asyncio twin of :meth:`set`."""
+        try:
+            return await self.asave(session_key, data, ttl, replace=True)
+        except SessionDestroyed:
+            raise
+        except UpdateError:
+            return await self.acreate(session_key, data, ttl)
+
+    # Many sessions. SCAN walks the keys of this prefix in batches of
+    # ``scan_count``; each batch is fetched with one pipelined round trip.
+    # Only keys of this prefix are ever touched: never KEYS, never FLUSHDB.
+
+    def session_pattern(self) -> str:
+        """The SCAN pattern of this prefix's session keys (tombstones included)."""
+        return f"{_glob_escape(self.prefix)}{{*}}"
+
+    def index_pattern(self) -> str:
+        """The SCAN pattern of this prefix's user index keys."""
+        return f"{_glob_escape(self.prefix)}user:{{*}}"
+
+    def prefix_pattern(self) -> str:
+        """The SCAN pattern of every key of this prefix, sessions and indexes alike.
+
+        Operations that need both kinds walk the keys once with it and sort them
+        by shape: each SCAN pass visits the whole database, whatever it matches.
+        """
+        return f"{_glob_escape(self.prefix)}*"
+
+    def _scan_batches(self, pattern: str, type_: str | None = None) -> Iterator[list[bytes]]:
+        try:
+            keys = self.client.scan_iter(match=pattern, count=self.scan_count, _type=type_)
+            yield from _batched(keys, self.scan_count)
+        except RedisError as exc:
+            raise self._unavailable(exc, "scan the sessions") from exc
+
+    async def _ascan_batches(
+        self, pattern: str, type_: str | None = None
+    ) -> AsyncIterator[list[bytes]]:
+        batch: list[bytes] = []
+        try:
+            async for key in self.aclient.scan_iter(
+                match=pattern, count=self.scan_count, _type=type_
+            ):
+                batch.append(key)
+                if len(batch) == self.scan_count:
+                    yield batch
+                    batch = []
+        except RedisError as exc:
+            raise self._unavailable(exc, "scan the sessions") from exc
+        if batch:
+            yield batch
+
+    def _pipelined(self, command: str, keys: Iterable[bytes | str], *args: Any) -> list[Any]:
         try:
             pipe = self.client.pipeline(transaction=False)
-            if create_args:
-                pipe.evalsha(scripts.CREATE.sha, 1, new_redis_key, *create_args)
-            pipe.evalsha(scripts.DESTROY.sha, 1, old_redis_key, *self._destroy_args())
-            results = pipe.execute(raise_on_error=False)
-            # A server that lost its scripts refused to run them: run each again,
-            # which loads it first.
-            if isinstance(results[-1], NoScriptError):
-                results[-1] = scripts.DESTROY(self.client, old_redis_key, self._destroy_args())
-            if create_args and isinstance(results[0], NoScriptError):
-                results[0] = scripts.CREATE(self.client, new_redis_key, create_args)
-            self._raise_first_error(results)
+            for key in keys:
+                pipe.execute_command(command, key, *args)  # type: ignore[no-untyped-call]
+            # A key that changed type since the scan answers with an error: it
+            # is not a session, which the callers see as an empty answer.
+            return [_or_none(result) for result in pipe.execute(raise_on_error=False)]
         except RedisError as exc:
-            raise self._unavailable(exc, "cycle a session key") from exc
-        if create_args:
-            self._check_created(results[0])
-        return fields
+            raise self._unavailable(exc, "read sessions") from exc
 
-    async def acycle(self, old_key: str, new_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
-        """The asyncio twin of :meth:`cycle`."""
-        fields, create_args = self._create_args(data, ttl)
-        new_redis_key, old_redis_key = self.redis_key(new_key), self.redis_key(old_key)
-        client = self.aclient
+    async def _apipelined(self, command: str, keys: Iterable[bytes | str], *args: Any) -> list[Any]:
         try:
-            pipe = client.pipeline(transaction=False)
-            if create_args:
-                pipe.evalsha(scripts.CREATE.sha, 1, new_redis_key, *create_args)
-            pipe.evalsha(scripts.DESTROY.sha, 1, old_redis_key, *self._destroy_args())
-            results = await pipe.execute(raise_on_error=False)
-            if isinstance(results[-1], NoScriptError):
-                results[-1] = await scripts.DESTROY.acall(
-                    client, old_redis_key, self._destroy_args()
-                )
-            if create_args and isinstance(results[0], NoScriptError):
-                results[0] = await scripts.CREATE.acall(client, new_redis_key, create_args)
-            self._raise_first_error(results)
+            pipe = self.aclient.pipeline(transaction=False)
+            for key in keys:
+                pipe.execute_command(command, key, *args)
+            return [_or_none(result) for result in await pipe.execute(raise_on_error=False)]
         except RedisError as exc:
-            raise self._unavailable(exc, "cycle a session key") from exc
-        if create_args:
-            self._check_created(results[0])
-        return fields
+            raise self._unavailable(exc, "read sessions") from exc
 
-    @staticmethod
-    def _raise_first_error(results: list[Any]) -> None:
-        for result in results:
-            if isinstance(result, RedisError):
-                raise result
+    def _bulk(
+        self, script: scripts.LuaScript, keys: list[bytes], args: list[Any], action: str
+    ) -> Any:
+        # One script call for a whole SCAN batch: the per-key work runs on the
+        # server, and the client parses one reply instead of one per key.
+        try:
+            return script.run(self.client, keys, args)
+        except RedisError as exc:
+            raise self._unavailable(exc, action) from exc
+
+    async def _abulk(
+        self, script: scripts.LuaScript, keys: list[bytes], args: list[Any], action: str
+    ) -> Any:
+        try:
+            return await script.arun(self.aclient, keys, args)
+        except RedisError as exc:
+            raise self._unavailable(exc, action) from exc
+
+    def _is_session(self, key: bytes) -> bool:
+        """Whether a key SCAN found under the prefix has the shape of a session key."""
+        return key.startswith(self._session_head) and key.endswith(b"}")
+
+    def _is_index(self, key: bytes) -> bool:
+        """Whether a key SCAN found under the prefix has the shape of a user index key."""
+        return key.startswith(self._index_head) and key.endswith(b"}")
+
+    def _is_ours(self, key: bytes) -> bool:
+        return self._is_session(key) or self._is_index(key)
+
+    def _user_of(self, index_key: bytes) -> str:
+        return index_key[len(self._index_head) : -1].decode()
+
+    def _session_key_of(self, redis_key: bytes) -> str:
+        return redis_key.decode()[len(self.prefix) + 1 : -1]
+
+    def _stored(self, redis_keys: list[bytes], hashes: list[Any]) -> Iterator[StoredSession]:
+        for key, fields in zip(redis_keys, hashes, strict=True):
+            if isinstance(fields, dict) and fields:
+                stored = self._loaded(self._session_key_of(key), fields, quiet=True)
+                if stored is not None:
+                    yield stored
+
+    def iter_sessions(self) -> Iterator[StoredSession]:
+        """Yield every live session of this prefix, a batch at a time.
+
+        Tombstones and keys this engine did not write are skipped, and a key
+        that SCAN returns twice (it may, while Redis resizes its table) is
+        yielded once.
+        """
+        seen: set[bytes] = set()
+        for batch in self._scan_batches(self.session_pattern(), "HASH"):
+            fresh = [key for key in batch if key not in seen]
+            seen.update(fresh)
+            yield from self._stored(fresh, self._pipelined("HGETALL", fresh))
+
+    async def aiter_sessions(self) -> AsyncIterator[StoredSession]:
+        """The asyncio twin of :meth:`iter_sessions`."""
+        seen: set[bytes] = set()
+        async for batch in self._ascan_batches(self.session_pattern(), "HASH"):
+            fresh = [key for key in batch if key not in seen]
+            seen.update(fresh)
+            for stored in self._stored(fresh, await self._apipelined("HGETALL", fresh)):
+                yield stored
+
+    def count(self, *, progress: Progress | None = None) -> int:
+        """Count the live sessions of this prefix, with memory that stays flat.
+
+        Each SCAN batch is checked on the server by one script call. A key that
+        SCAN returns twice while Redis resizes its table is counted twice, as
+        ``redis-cli --scan`` would. ``progress``, if given, is called after each
+        batch with the number of keys scanned so far.
+        """
+        live = scanned = 0
+        # No TYPE filter: the server would look every key's type up for it,
+        # which costs more than the script's own check.
+        for batch in self._scan_batches(self.session_pattern()):
+            live += self._bulk(scripts.COUNT, batch, [], "count the sessions")
+            scanned += len(batch)
+            if progress is not None:
+                progress(scanned)
+        return live
+
+    async def acount(self, *, progress: Progress | None = None) -> int:
+        """The asyncio twin of :meth:`count`."""
+        live = scanned = 0
+        async for batch in self._ascan_batches(self.session_pattern()):
+            live += await self._abulk(scripts.COUNT, batch, [], "count the sessions")
+            scanned += len(batch)
+            if progress is not None:
+                progress(scanned)
+        return live
+
+    def clear(self, *, dry_run: bool = False, progress: Progress | None = None) -> int:
+        """Delete every session, tombstone and user index of this prefix.
+
+        Returns how many keys were deleted, or with ``dry_run`` how many would
+        be (a key that SCAN returns twice counts twice then). Other keys of the
+        database are left alone. One SCAN pass over the prefix finds both
+        kinds of keys; each batch is one ``UNLINK``.
+        """
+        deleted = scanned = 0
+        for batch in self._scan_batches(self.prefix_pattern()):
+            doomed = [key for key in batch if self._is_ours(key)]
+            if dry_run:
+                deleted += len(doomed)
+            elif doomed:
+                deleted += self._unlink(doomed)
+            scanned += len(batch)
+            if progress is not None:
+                progress(scanned)
+        return deleted
+
+    async def aclear(self, *, dry_run: bool = False, progress: Progress | None = None) -> int:
+        """The asyncio twin of :meth:`clear`."""
+        deleted = scanned = 0
+        async for batch in self._ascan_batches(self.prefix_pattern()):
+            doomed = [key for key in batch if self._is_ours(key)]
+            if dry_run:
+                deleted += len(doomed)
+            elif doomed:
+                deleted += await self._aunlink(doomed)
+            scanned += len(batch)
+            if progress is not None:
+                progress(scanned)
+        return deleted
+
+    def _unlink(self, keys: list[bytes]) -> int:
+        try:
+            return self.client.unlink(*keys)
+        except RedisError as exc:
+            raise self._unavailable(exc, "delete sessions") from exc
+
+    async def _aunlink(self, keys: list[bytes]) -> int:
+        try:
+            return await self.aclient.unlink(*keys)
+        except RedisError as exc:
+            raise self._unavailable(exc, "delete sessions") from exc
+
+    def stats(
+        self, *, top: int = 10, sample: int = 1000, progress: Progress | None = None
+    ) -> SessionStats:
+        """Return the statistics of this prefix's sessions, in flat memory.
+
+        One SCAN pass over the prefix; each batch, sessions and user indexes
+        alike, is read by one call of the ``survey`` script. ``top`` is how many
+        of the users with the most sessions to list (from their indexes);
+        ``sample`` how many live sessions to measure with ``MEMORY USAGE``, the
+        first ones SCAN finds (SCAN walks Redis' hash table, so they are spread
+        at random over the keys). ``progress``, if given, is called after each
+        batch with the number of keys scanned so far.
+        """
+        collector = StatsCollector(top=top, sample=sample)
+        now = int(time.time())
+        scanned = 0
+        for batch in self._scan_batches(self.prefix_pattern()):
+            sessions, indexes, args = self._survey_args(batch, now, collector)
+            if sessions or indexes:
+                reply = self._bulk(scripts.SURVEY, sessions + indexes, args, "read statistics")
+                collector.add(len(sessions), [self._user_of(key) for key in indexes], reply)
+            scanned += len(batch)
+            if progress is not None:
+                progress(scanned)
+        return collector.result()
+
+    async def astats(
+        self, *, top: int = 10, sample: int = 1000, progress: Progress | None = None
+    ) -> SessionStats:
+        """The asyncio twin of :meth:`stats`."""
+        collector = StatsCollector(top=top, sample=sample)
+        now = int(time.time())
+        scanned = 0
+        async for batch in self._ascan_batches(self.prefix_pattern()):
+            sessions, indexes, args = self._survey_args(batch, now, collector)
+            if sessions or indexes:
+                keys = sessions + indexes
+                reply = await self._abulk(scripts.SURVEY, keys, args, "read statistics")
+                collector.add(len(sessions), [self._user_of(key) for key in indexes], reply)
+            scanned += len(batch)
+            if progress is not None:
+                progress(scanned)
+        return collector.result()
+
+    def _survey_args(
+        self, batch: list[bytes], now: int, collector: StatsCollector
+    ) -> tuple[list[bytes], list[bytes], list[Any]]:
+        sessions = [key for key in batch if self._is_session(key)]
+        indexes = [key for key in batch if self._is_index(key)]
+        return sessions, indexes, [len(sessions), now, collector.to_measure]
+
+    def ttls(self, session_keys: Sequence[str]) -> list[int | None]:
+        """Return the seconds each session has left to live, in one round trip.
+
+        None for a key that never expires (the engine never leaves one so); 0
+        for a key that is gone.
+        """
+        return [_ttl(ttl) for ttl in self._pipelined("TTL", map(self.redis_key, session_keys))]
+
+    async def attls(self, session_keys: Sequence[str]) -> list[int | None]:
+        """The asyncio twin of :meth:`ttls`."""
+        replies = await self._apipelined("TTL", map(self.redis_key, session_keys))
+        return [_ttl(ttl) for ttl in replies]
+
+    def user_sessions(self, user_id: str) -> list[StoredSession]:
+        """Return the live sessions of ``user_id``, oldest first.
+
+        Read from the user's index; each entry is checked against its session,
+        and entries of sessions that ended or changed hands are removed.
+        """
+        now = int(time.time())
+        keys = self._index_members(user_id, now)
+        hashes = self._pipelined("HGETALL", [self.redis_key(key) for key in keys])
+        sessions, stale = self._owned(user_id, keys, hashes)
+        if stale:
+            self._run([self._index_call(user_id, now, remove=stale)], "prune a user's index")
+        return sessions
+
+    async def auser_sessions(self, user_id: str) -> list[StoredSession]:
+        """The asyncio twin of :meth:`user_sessions`."""
+        now = int(time.time())
+        keys = await self._aindex_members(user_id, now)
+        hashes = await self._apipelined("HGETALL", [self.redis_key(key) for key in keys])
+        sessions, stale = self._owned(user_id, keys, hashes)
+        if stale:
+            await self._arun([self._index_call(user_id, now, remove=stale)], "prune a user's index")
+        return sessions
+
+    def _index_members(self, user_id: str, now: int) -> list[str]:
+        try:
+            members = self.client.zrangebyscore(self.index_key(user_id), f"({now}", "+inf")
+        except RedisError as exc:
+            raise self._unavailable(exc, "read a user's session index") from exc
+        return [member.decode() for member in cast("list[bytes]", members)]
+
+    async def _aindex_members(self, user_id: str, now: int) -> list[str]:
+        try:
+            members = await self.aclient.zrangebyscore(self.index_key(user_id), f"({now}", "+inf")
+        except RedisError as exc:
+            raise self._unavailable(exc, "read a user's session index") from exc
+        return [member.decode() for member in cast("list[bytes]", members)]
+
+    def _owned(
+        self, user_id: str, keys: list[str], hashes: list[Any]
+    ) -> tuple[list[StoredSession], list[str]]:
+        sessions: list[StoredSession] = []
+        stale: list[str] = []
+        for key, fields in zip(keys, hashes, strict=True):
+            stored = self._loaded(key, fields, quiet=True) if fields else None
+            if stored is not None and stored.user_id == user_id:
+                sessions.append(stored)
+            else:
+                stale.append(key)
+        sessions.sort(key=lambda stored: stored.created)
+        return sessions, stale
+
+    def destroy_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
+        """Destroy every session of ``user_id`` but ``keep``, in one round trip.
+
+        Returns how many live sessions were destroyed: "log out everywhere".
+        """
+        now = int(time.time())
+        keys = [key for key in self._index_members(user_id, now) if key != keep]
+        results = self._run(self._destroy_many_calls(user_id, keys, now), "destroy sessions")
+        return sum(1 for result in results[: len(keys)] if result != 0)
+
+    async def adestroy_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
+        """The asyncio twin of :meth:`destroy_user_sessions`."""
+        now = int(time.time())
+        keys = [key for key in await self._aindex_members(user_id, now) if key != keep]
+        results = await self._arun(self._destroy_many_calls(user_id, keys, now), "destroy sessions")
+        return sum(1 for result in results[: len(keys)] if result != 0)
+
+    def _destroy_many_calls(self, user_id: str, keys: list[str], now: int) -> list[Call]:
+        if not keys:
+            return []
+        calls: list[Call] = [
+            (scripts.DESTROY, self.redis_key(key), [self.tombstone_ttl, now]) for key in keys
+        ]
+        calls.append(self._index_call(user_id, now, remove=keys))
+        return calls
+
+    def prune_indexes(self) -> int:
+        """Remove the index entries of expired sessions; return how many went.
+
+        What Django's ``clearsessions`` runs: Redis expires the sessions
+        themselves.
+        """
+        pruned = 0
+        now = int(time.time())
+        for batch in self._scan_batches(self.index_pattern()):
+            calls = [(scripts.INDEX, key.decode(), [now, 0]) for key in batch]
+            pruned += sum(self._run(calls, "prune the user indexes"))
+        return pruned
+
+    async def aprune_indexes(self) -> int:
+        """The asyncio twin of :meth:`prune_indexes`."""
+        pruned = 0
+        now = int(time.time())
+        async for batch in self._ascan_batches(self.index_pattern()):
+            calls: list[Call] = [(scripts.INDEX, key.decode(), [now, 0]) for key in batch]
+            pruned += sum(await self._arun(calls, "prune the user indexes"))
+        return pruned
+
+    #: The store API's names for :meth:`load` and :meth:`aload`.
+    get = load
+    aget = aload
 
     def _unavailable(self, exc: RedisError, action: str) -> StoreUnavailable:
         if isinstance(exc, (ConnectionError, TimeoutError)):

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.sessions.backends.base import CreateError, SessionBase
 
+from redis_sessions import codec
 from redis_sessions.codec import Fields
 from redis_sessions.keys import is_valid_session_key, new_session_key
 from redis_sessions.manager import SessionManager, StoredSession, get_manager
@@ -148,17 +149,24 @@ class SessionStore(SessionBase):
     def delete(self, session_key: str | None = None) -> None:
         session_key = self._key_to_delete(session_key)
         if session_key is not None:
-            self.manager.destroy(session_key)
+            self.manager.destroy(session_key, user_id=self._loaded_user_id(session_key))
 
     async def adelete(self, session_key: str | None = None) -> None:
         session_key = self._key_to_delete(session_key)
         if session_key is not None:
-            await self.manager.adestroy(session_key)
+            await self.manager.adestroy(session_key, user_id=self._loaded_user_id(session_key))
 
     def _key_to_delete(self, session_key: str | None) -> str | None:
         if session_key is None:
             return self.session_key
         return session_key if is_valid_session_key(session_key) else None
+
+    def _loaded_user_id(self, session_key: str | None) -> str | None:
+        """The user id of this store's session as loaded, if ``session_key`` is it."""
+        if session_key != self.session_key or not self._snapshot:
+            return None
+        user_id = self._snapshot.get(codec.USER_ID)
+        return None if user_id is None else user_id.decode()
 
     def cycle_key(self) -> None:
         data = self._session  # type: ignore[attr-defined]
@@ -166,9 +174,12 @@ class SessionStore(SessionBase):
         if old_key is None:
             self.create()
             return
+        old_user_id = self._loaded_user_id(old_key)
         new_key = self._session_key = self._get_new_session_key()
         try:
-            self._snapshot = self.manager.cycle(old_key, new_key, data, self.get_expiry_age())
+            self._snapshot = self.manager.cycle(
+                old_key, new_key, data, self.get_expiry_age(), old_user_id=old_user_id
+            )
         except CreateError:
             # The old session is gone all the same; keep the data under a new key.
             self.create()
@@ -180,10 +191,13 @@ class SessionStore(SessionBase):
         if old_key is None:
             await self.acreate()
             return
+        old_user_id = self._loaded_user_id(old_key)
         new_key = self._session_key = self._get_new_session_key()
         ttl = await self.aget_expiry_age()
         try:
-            self._snapshot = await self.manager.acycle(old_key, new_key, data, ttl)
+            self._snapshot = await self.manager.acycle(
+                old_key, new_key, data, ttl, old_user_id=old_user_id
+            )
         except CreateError:
             await self.acreate()
         self._cycled(data)
@@ -194,9 +208,14 @@ class SessionStore(SessionBase):
         self.modified = True
 
     @classmethod
-    async def aclear_expired(cls) -> None:
-        """Nothing to do: Redis expires sessions and tombstones by itself."""
+    async def aclear_expired(cls) -> int:  # type: ignore[override]
+        """The asyncio twin of :meth:`clear_expired`."""
+        return await get_manager().aprune_indexes()
 
     @classmethod
-    def clear_expired(cls) -> None:
-        """Nothing to do: Redis expires sessions and tombstones by itself."""
+    def clear_expired(cls) -> int:  # type: ignore[override]
+        """Prune the user indexes; Redis expires sessions and tombstones by itself.
+
+        Returns how many index entries of expired sessions were removed.
+        """
+        return get_manager().prune_indexes()

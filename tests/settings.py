@@ -1,7 +1,13 @@
-"""Settings of the test suite. The Redis URL is set by a fixture in conftest.py."""
+"""Settings of the test suite.
+
+The Redis URL is set by a fixture in conftest.py; a subprocess that runs
+``python -m django ... --settings=tests.settings`` gets it from the
+environment variable ``REDIS_SESSIONS_TEST_URL``.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from tests.django_suite import ensure_django_tests
@@ -15,12 +21,13 @@ USE_TZ = True
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 
 INSTALLED_APPS = [
+    # Before django.contrib.sessions, so that its clearsessions command wins.
+    "redis_sessions",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.admin",
-    "redis_sessions",
     "sessions_tests",
     "tests.testapp",
 ]
@@ -53,7 +60,8 @@ TEMPLATES = [
 
 SESSION_ENGINE = "redis_sessions.session"
 
-REDIS_SESSIONS = {"URL": "redis://127.0.0.1:1/0"}  # replaced by the redis_server fixture
+# Replaced by a fixture in the test run; port 1 refuses connections.
+REDIS_SESSIONS = {"URL": os.environ.get("REDIS_SESSIONS_TEST_URL", "redis://127.0.0.1:1/0")}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -53,6 +53,7 @@ def test_leaving_redis_sessions_out_passes() -> None:
         ({"TOMBSTONE_TTL": True}, ["redis_sessions.E008"]),
         ({"SOCKET_TIMEOUT": 0}, ["redis_sessions.E009"]),
         ({"SOCKET_CONNECT_TIMEOUT": "1"}, ["redis_sessions.E009"]),
+        ({"REVOKE_ON_PASSWORD_CHANGE": "yes"}, ["redis_sessions.E011"]),
     ],
 )
 def test_each_bad_value_has_its_own_check_id(value: Any, expected: list[str]) -> None:

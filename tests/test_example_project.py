@@ -86,7 +86,8 @@ print(manager.redis_key(session_key))
 """
 
 LOGGED_IN_FIELDS = [
-    "#c", "#m", "#u", "_auth_user_backend", "_auth_user_hash", "_auth_user_id", "colour", "visits"
+    "#c", "#i", "#m", "#u",
+    "_auth_user_backend", "_auth_user_hash", "_auth_user_id", "colour", "visits",
 ]  # fmt: skip
 
 WALK_OUTPUT = [

@@ -123,12 +123,24 @@ def test_a_request_that_reads_and_writes_its_session_costs_two_round_trips(
 
 
 @pytest.mark.django_db
-def test_a_login_costs_a_load_a_cycle_and_a_save(command_log: Any) -> None:
-    User.objects.create_user("ada", password="pw")
+def test_a_login_costs_a_load_a_cycle_and_a_save_with_its_index_entry(
+    command_log: Any,
+) -> None:
+    user = User.objects.create_user("ada", password="pw")
     client = Client()
     client.get("/counter/")
+    anonymous_key = client.cookies["sessionid"].value
     with command_log() as log:
         response = client.post("/login/", {"username": "ada", "password": "pw"})
 
     assert response.status_code == 200
-    assert log.names == ["HGETALL", "EVALSHA", "EVALSHA", "EVALSHA"]
+    # Three round trips: the load; the new key created and the old destroyed,
+    # in one pipeline; the save of the user id and its user index entry, in
+    # another.
+    assert log.names == ["HGETALL", "EVALSHA", "EVALSHA", "EVALSHA", "EVALSHA"]
+    assert [command.split(" ", 3)[3].split(" ", 1)[0] for command in log.commands[1:]] == [
+        f"sessions:{{{client.cookies['sessionid'].value}}}",
+        f"sessions:{{{anonymous_key}}}",
+        f"sessions:{{{client.cookies['sessionid'].value}}}",
+        f"sessions:user:{{{user.pk}}}",
+    ]

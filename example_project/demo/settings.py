@@ -21,13 +21,14 @@ DEBUG = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 
 INSTALLED_APPS = [
+    # Before django.contrib.sessions, so that its clearsessions is the one that runs.
+    "redis_sessions",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "redis_sessions",
     "demo",
 ]
 

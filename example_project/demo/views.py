@@ -25,6 +25,7 @@ METADATA = {
     b"#c": "created (unix time)",
     b"#m": "last saved (unix time)",
     b"#u": "user id, copied from _auth_user_id",
+    b"#i": "expiry bound recorded in the user's session index (unix time)",
     b"#x": "tombstone: destroyed at (unix time)",
 }
 

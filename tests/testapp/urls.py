@@ -10,6 +10,7 @@ urlpatterns = [
     path("login/", views.log_in),
     path("logout/", views.log_out),
     path("whoami/", views.whoami),
+    path("password/", views.change_password),
     path("async/counter/", async_views.counter),
     path("async/login/", async_views.log_in),
     path("async/logout/", async_views.log_out),

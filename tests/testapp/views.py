@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -38,3 +38,12 @@ def whoami(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"user": request.user.get_username() if request.user.is_authenticated else None}
     )
+
+
+@csrf_exempt
+def change_password(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    user.set_password(request.POST["new_password"])
+    user.save()
+    update_session_auth_hash(request, user)  # type: ignore[arg-type]
+    return HttpResponse("changed")

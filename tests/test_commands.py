@@ -1,0 +1,904 @@
+"""The management commands: clearsessions, session_stats and sessions.
+
+Most tests call the command in this process with ``call_command`` and compare
+its stdout and stderr with the exact text. The tests at the end of each part
+run it as ``python -m django ... --settings=tests.settings`` in a subprocess,
+for what only a real command line shows: exit codes and what lands on stderr.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import pty
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from io import StringIO
+from pathlib import Path
+from typing import Any, TextIO
+
+import pytest
+import redis
+from django.core.management import call_command, get_commands
+from django.core.management.base import CommandError
+from django.test import override_settings
+
+from redis_sessions.connection import describe
+from redis_sessions.management.base import duration, size
+from redis_sessions.manager import SessionManager, get_manager
+from tests.servers import free_port
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+HOUR = 3600
+DAY = 24 * HOUR
+
+#: Times written into the sessions' metadata, so that the output is known.
+CREATED = 1_795_000_000  # 2026-11-18 11:06:40 UTC
+SAVED = CREATED + HOUR + 125  # 2026-11-18 12:08:45 UTC
+#: A TTL shown as "2d 5h" for the half hour after it is set.
+TTL = 2 * DAY + 5 * HOUR + 1800
+
+
+@pytest.fixture
+def manager() -> SessionManager:
+    return get_manager()
+
+
+@pytest.fixture
+def where(manager: SessionManager) -> str:
+    """What the commands say they work on: the prefix and the test server."""
+    return f"'sessions:' on {describe(manager.client)}"
+
+
+def make(
+    manager: SessionManager,
+    redis_client: redis.Redis,
+    key: str,
+    *,
+    ttl: int = TTL,
+    created: int = CREATED,
+    saved: int = SAVED,
+    **data: Any,
+) -> str:
+    manager.create(key, data, ttl)
+    redis_client.hset(manager.redis_key(key), mapping={"#c": created, "#m": saved})
+    return key
+
+
+def run(*args: str, stdin: TextIO | None = None, **options: Any) -> tuple[str, str]:
+    """Run a command in this process; return its stdout and stderr."""
+    stdout, stderr = StringIO(), StringIO()
+    if stdin is not None:
+        options["stdin"] = stdin
+    call_command(*args, stdout=stdout, stderr=stderr, **options)
+    return stdout.getvalue(), stderr.getvalue()
+
+
+@contextmanager
+def terminal(answer: str) -> Iterator[TextIO]:
+    """A real terminal (a pseudo-terminal) on which ``answer`` has been typed."""
+    controller, device = pty.openpty()
+    os.write(controller, answer.encode())
+    try:
+        with open(device, encoding="utf-8") as stdin:
+            yield stdin
+    finally:
+        os.close(controller)
+
+
+def django(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m django ARGS --settings=tests.settings`` on the server at ``url``."""
+    env = dict(os.environ, REDIS_SESSIONS_TEST_URL=url, PYTHONWARNINGS="error")
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "django", *args, "--settings=tests.settings"],
+        env=env,
+        cwd=REPOSITORY,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def nowhere() -> str:
+    """The URL of a port where no server listens."""
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+def assert_unreachable(result: subprocess.CompletedProcess[str], url: str, action: str) -> None:
+    """Exit status 1 and one line on stderr that names the server and the remedy."""
+    server = url.removeprefix("redis://")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"CommandError: Redis at {server} could not {action} (")
+    assert result.stderr.endswith(". Check that the server is up and reachable.\n")
+    assert result.stderr.count("\n") == 1
+
+
+# the helpers' formats
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (None, "never"),
+        (0, "0s"),
+        (59, "59s"),
+        (61, "1m 1s"),
+        (HOUR + 61, "1h 1m"),
+        (TTL, "2d 5h"),
+        (14 * DAY, "14d 0h"),
+    ],
+)
+def test_times_to_live_are_shown_in_their_two_largest_units(
+    seconds: int | None, shown: str
+) -> None:
+    assert duration(seconds) == shown
+
+
+@pytest.mark.parametrize(
+    ("count", "shown"),
+    [(0, "0 B"), (406, "406 B"), (1023, "1,023 B"), (1536, "1.5 KiB"), (3 * 2**30, "3.0 GiB")],
+)
+def test_sizes_are_shown_in_binary_units(count: int, shown: str) -> None:
+    assert size(count) == shown
+
+
+# clearsessions
+
+
+def test_clearsessions_is_this_apps_when_it_is_listed_before_contrib_sessions() -> None:
+    assert get_commands()["clearsessions"] == "redis_sessions"
+
+
+def test_clearsessions_reports_the_index_entries_it_pruned(redis_client: redis.Redis) -> None:
+    redis_client.zadd("sessions:user:{7}", {"gone000001": 1, "gone000002": 2})
+
+    assert run("clearsessions") == ("Pruned 2 index entries of expired sessions.\n", "")
+    assert redis_client.exists("sessions:user:{7}") == 0
+
+
+def test_clearsessions_says_entry_for_one(redis_client: redis.Redis) -> None:
+    redis_client.zadd("sessions:user:{7}", {"gone000001": 1})
+
+    assert run("clearsessions") == ("Pruned 1 index entry of expired sessions.\n", "")
+
+
+def test_clearsessions_is_quiet_at_verbosity_zero(redis_client: redis.Redis) -> None:
+    redis_client.zadd("sessions:user:{7}", {"gone000001": 1})
+
+    assert run("clearsessions", verbosity=0) == ("", "")
+    assert redis_client.exists("sessions:user:{7}") == 0
+
+
+def test_clearsessions_with_another_engine_is_djangos(redis_client: redis.Redis) -> None:
+    redis_client.zadd("sessions:user:{7}", {"gone000001": 1})
+
+    with override_settings(SESSION_ENGINE="django.contrib.sessions.backends.cache"):
+        assert run("clearsessions") == ("", "")
+
+    assert redis_client.exists("sessions:user:{7}") == 1
+
+
+def test_clearsessions_with_an_engine_that_cannot_clear_fails_as_djangos_does() -> None:
+    engine = "tests.testapp.engine_without_clear"
+
+    with (
+        override_settings(SESSION_ENGINE=engine),
+        pytest.raises(CommandError) as raised,
+    ):
+        run("clearsessions")
+
+    assert (
+        str(raised.value) == f"Session engine '{engine}' doesn't support clearing expired sessions."
+    )
+
+
+def test_clearsessions_turns_an_unreachable_redis_into_a_command_error(nowhere: str) -> None:
+    with (
+        override_settings(REDIS_SESSIONS={"URL": nowhere}),
+        pytest.raises(CommandError, match=r"^Redis at .* could not scan the sessions"),
+    ):
+        run("clearsessions")
+
+
+def test_clearsessions_from_the_command_line(redis_url: str, redis_client: redis.Redis) -> None:
+    redis_client.zadd("sessions:user:{7}", {"gone000001": 1})
+
+    result = django("clearsessions", url=redis_url)
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "Pruned 1 index entry of expired sessions.\n"
+
+
+def test_clearsessions_exits_1_with_one_line_when_redis_is_unreachable(nowhere: str) -> None:
+    assert_unreachable(django("clearsessions", url=nowhere), nowhere, "scan the sessions")
+
+
+# session_stats
+
+
+@pytest.fixture
+def store(manager: SessionManager, redis_client: redis.Redis) -> None:
+    """Five sessions: three of user 7, one of user 8, one anonymous; a tombstone."""
+    for number in range(3):
+        make(manager, redis_client, f"seven{number:05d}", _auth_user_id="7")
+    make(manager, redis_client, "eight00000", ttl=HOUR, _auth_user_id="8")
+    make(manager, redis_client, "anonymous0", ttl=30 * DAY, theme="dark")
+    make(manager, redis_client, "doomed0000")
+    manager.destroy("doomed0000")
+
+
+def test_session_stats_shows_counts_users_and_times_to_live(store: None, where: str) -> None:
+    stdout, stderr = run("session_stats", "--sample", "0")
+
+    assert stdout == (
+        f"Sessions under {where}\n"
+        "  live                             5\n"
+        "    authenticated                  4  80.0%\n"
+        "    anonymous                      1  20.0%\n"
+        "  tombstones                       1\n"
+        "  users with sessions              2\n"
+        "\n"
+        "Users with the most sessions (top 10)\n"
+        "  7                                3\n"
+        "  8                                1\n"
+        "\n"
+        "Time to live of live sessions\n"
+        "  up to 1h                         1\n"
+        "  1h to 1d                         0\n"
+        "  1d to 1w                         3\n"
+        "  1w to 2w                         0\n"
+        "  over 2w                          1\n"
+        "  no expiry                        0\n"
+    )
+    assert stderr == ""
+
+
+def test_session_stats_lists_only_the_top_users_asked_for(store: None) -> None:
+    stdout, _ = run("session_stats", "--top", "1", "--sample", "0")
+
+    assert (
+        "Users with the most sessions (top 1)\n  7                                3\n\n" in stdout
+    )
+
+
+def test_session_stats_with_top_zero_lists_no_user(store: None) -> None:
+    stdout, _ = run("session_stats", "--top", "0", "--sample", "0")
+
+    assert "most sessions" not in stdout
+    assert "  users with sessions              2\n\nTime to live" in stdout
+
+
+def test_session_stats_mentions_keys_it_did_not_write(
+    store: None, redis_client: redis.Redis
+) -> None:
+    redis_client.set("sessions:{foreign000}", "not a session")
+
+    stdout, _ = run("session_stats", "--sample", "0")
+
+    assert "  other keys                       1  not written by this engine\n" in stdout
+
+
+def test_session_stats_estimates_memory_from_the_sample(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    for number in range(4):
+        make(manager, redis_client, f"alike{number:05d}", theme="dark")
+    each = redis_client.memory_usage("sessions:{alike00000}")
+    assert each is not None
+
+    stdout, _ = run("session_stats", "--sample", "3")
+
+    assert stdout.endswith(
+        "\n"
+        "Memory (MEMORY USAGE of 3 live sessions)\n"
+        # The sizes depend on the server's allocator: aligned as the command does.
+        f"  mean                  {size(each):>12}  per session\n"
+        f"  estimated total       {size(4 * each):>12}  for 4 live sessions\n"
+    )
+
+
+def test_session_stats_of_an_empty_store(where: str) -> None:
+    stdout, _ = run("session_stats", "--top", "3")
+
+    assert stdout == (
+        f"Sessions under {where}\n"
+        "  live                             0\n"
+        "    authenticated                  0\n"
+        "    anonymous                      0\n"
+        "  tombstones                       0\n"
+        "  users with sessions              0\n"
+        "\n"
+        "Users with the most sessions (top 3)\n"
+        "  none\n"
+        "\n"
+        "Time to live of live sessions\n"
+        "  up to 1h                         0\n"
+        "  1h to 1d                         0\n"
+        "  1d to 1w                         0\n"
+        "  1w to 2w                         0\n"
+        "  over 2w                          0\n"
+        "  no expiry                        0\n"
+        "\n"
+        "Memory: no live session to measure\n"
+    )
+
+
+def test_session_stats_json_has_stable_keys(
+    store: None, redis_client: redis.Redis, manager: SessionManager
+) -> None:
+    sampled = sum(
+        redis_client.memory_usage(manager.redis_key(key)) or 0
+        for key in ["seven00000", "seven00001", "seven00002", "eight00000", "anonymous0"]
+    )
+
+    stdout, _ = run("session_stats", "--json", "--top", "1")
+
+    assert json.loads(stdout) == {
+        "prefix": "sessions:",
+        "live": 5,
+        "authenticated": 4,
+        "anonymous": 1,
+        "tombstones": 1,
+        "other": 0,
+        "users": 2,
+        "top_users": [{"user_id": "7", "sessions": 3}],
+        "ttl": {
+            "up_to_1h": 1,
+            "1h_to_1d": 0,
+            "1d_to_1w": 3,
+            "1w_to_2w": 0,
+            "over_2w": 1,
+            "no_expiry": 0,
+        },
+        "memory": {
+            "sampled": 5,
+            "sampled_bytes": sampled,
+            "mean_bytes": sampled / 5,
+            "estimated_bytes": sampled,
+        },
+    }
+
+
+@pytest.fixture
+def many(manager: SessionManager, redis_url: str) -> Iterator[None]:
+    """250 anonymous sessions, scanned one key a batch: 250 batches."""
+    for number in range(250):
+        manager.create(f"many{number:06d}", {"n": number}, 600)
+    with override_settings(REDIS_SESSIONS={"URL": redis_url, "SCAN_COUNT": 1}):
+        yield
+
+
+def test_session_stats_reports_progress_every_100_batches_at_verbosity_2(many: None) -> None:
+    _, stderr = run("session_stats", verbosity=2)
+
+    assert stderr == ("Surveying: 100 keys scanned so far.\nSurveying: 200 keys scanned so far.\n")
+
+
+def test_session_stats_keeps_stderr_quiet_when_it_is_no_terminal(many: None) -> None:
+    assert run("session_stats")[1] == ""
+
+
+def test_session_stats_refuses_a_negative_top() -> None:
+    with pytest.raises(CommandError) as raised:
+        run("session_stats", "--top", "-1")
+
+    assert str(raised.value) == "Error: argument --top: '-1' is not a whole number, zero or more"
+
+
+def test_session_stats_from_the_command_line(redis_url: str, manager: SessionManager) -> None:
+    manager.create("counted000", {"a": 1}, 600)
+
+    result = django("session_stats", "--json", url=redis_url)
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert '  "live": 1,\n' in result.stdout
+
+
+def test_session_stats_exits_1_with_one_line_when_redis_is_unreachable(nowhere: str) -> None:
+    assert_unreachable(django("session_stats", url=nowhere), nowhere, "scan the sessions")
+
+
+# sessions list
+
+
+@pytest.fixture
+def sevens(manager: SessionManager, redis_client: redis.Redis) -> list[str]:
+    """Three sessions of user 7, oldest first, and one of user 8."""
+    keys = [
+        make(
+            manager, redis_client, f"seven{number:05d}", created=CREATED + number, _auth_user_id="7"
+        )
+        for number in (2, 0, 1)
+    ]
+    make(manager, redis_client, "eight00000", _auth_user_id="8")
+    return sorted(keys)
+
+
+def test_sessions_list_of_a_user_shows_their_sessions_oldest_first(sevens: list[str]) -> None:
+    stdout, stderr = run("sessions", "list", "--user", "7")
+
+    assert stdout == (
+        "KEY         USER  CREATED (UTC)        SAVED (UTC)          EXPIRES IN\n"
+        "seven00000  7     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h\n"
+        "seven00001  7     2026-11-18 11:06:41  2026-11-18 12:08:45  2d 5h\n"
+        "seven00002  7     2026-11-18 11:06:42  2026-11-18 12:08:45  2d 5h\n"
+        "3 sessions.\n"
+    )
+    assert stderr == ""
+
+
+def test_sessions_list_shows_anonymous_sessions_with_a_dash(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    make(manager, redis_client, "anonymous0", theme="dark")
+
+    assert run("sessions", "list")[0] == (
+        "KEY         USER  CREATED (UTC)        SAVED (UTC)          EXPIRES IN\n"
+        "anonymous0  -     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h\n"
+        "1 session.\n"
+    )
+
+
+def test_sessions_list_leaves_tombstones_out(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    make(manager, redis_client, "doomed0000")
+    manager.destroy("doomed0000")
+
+    assert run("sessions", "list") == ("No live sessions.\n", "")
+
+
+def test_sessions_list_stops_at_the_limit_and_says_there_are_more(sevens: list[str]) -> None:
+    stdout, _ = run("sessions", "list", "--user", "7", "--limit", "2")
+
+    assert stdout.splitlines()[1:] == [
+        "seven00000  7     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
+        "seven00001  7     2026-11-18 11:06:41  2026-11-18 12:08:45  2d 5h",
+        "The first 2 sessions; there are more (--limit).",
+    ]
+
+
+def test_sessions_list_of_a_user_without_sessions() -> None:
+    assert run("sessions", "list", "--user", "7") == ("User 7 has none.\n", "")
+
+
+def test_sessions_list_json(sevens: list[str]) -> None:
+    listed = json.loads(run("sessions", "list", "--user", "7", "--limit", "1", "--json")[0])
+
+    ttl = listed["sessions"][0].pop("ttl")
+    assert TTL - 60 < ttl <= TTL
+    assert listed == {
+        "sessions": [{"key": "seven00000", "user_id": "7", "created": CREATED, "saved": SAVED}],
+        "more": True,
+    }
+
+
+def test_sessions_list_refuses_a_limit_that_is_no_number() -> None:
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "list", "--limit", "many")
+
+    assert str(raised.value) == "Error: argument --limit: 'many' is not a whole number above zero"
+
+
+def test_sessions_list_refuses_a_limit_of_zero() -> None:
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "list", "--limit", "0")
+
+    assert str(raised.value) == "Error: argument --limit: '0' is not a whole number above zero"
+
+
+def test_sessions_list_from_the_command_line_with_options_after_the_action(
+    redis_url: str, sevens: list[str]
+) -> None:
+    result = django("sessions", "list", "--user", "8", "--verbosity", "2", url=redis_url)
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[1:] == [
+        "eight00000  8     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
+        "1 session.",
+    ]
+
+
+# sessions count
+
+
+def test_sessions_count_counts_live_sessions(sevens: list[str], manager: SessionManager) -> None:
+    manager.destroy("eight00000")
+
+    assert run("sessions", "count") == ("3 live sessions.\n", "")
+
+
+def test_sessions_count_says_session_for_one(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    make(manager, redis_client, "anonymous0")
+
+    assert run("sessions", "count")[0] == "1 live session.\n"
+
+
+def test_sessions_count_json(sevens: list[str]) -> None:
+    assert run("sessions", "count", "--json") == ('{\n  "live": 4\n}\n', "")
+
+
+def test_sessions_count_reports_progress_at_verbosity_2(many: None) -> None:
+    assert run("sessions", "count", verbosity=2) == (
+        "250 live sessions.\n",
+        "Counting: 100 keys scanned so far.\nCounting: 200 keys scanned so far.\n",
+    )
+
+
+def test_sessions_count_reports_progress_when_stderr_is_a_terminal(many: None) -> None:
+    controller, device = pty.openpty()
+    try:
+        with open(device, "w", encoding="utf-8") as stderr:
+            call_command("sessions", "count", stdout=StringIO(), stderr=stderr)
+        shown = os.read(controller, 4096).decode()
+    finally:
+        os.close(controller)
+
+    # The terminal ends lines with CR LF.
+    assert shown == ("Counting: 100 keys scanned so far.\r\nCounting: 200 keys scanned so far.\r\n")
+
+
+def test_sessions_count_at_verbosity_0_keeps_a_terminal_quiet(many: None) -> None:
+    controller, device = pty.openpty()
+    try:
+        with open(device, "w", encoding="utf-8") as stderr:
+            call_command("sessions", "count", stdout=StringIO(), stderr=stderr, verbosity=0)
+            stderr.write("end\n")
+        shown = os.read(controller, 4096).decode()
+    finally:
+        os.close(controller)
+
+    assert shown == "end\r\n"
+
+
+def test_sessions_count_turns_an_unreachable_redis_into_a_command_error(nowhere: str) -> None:
+    with (
+        override_settings(REDIS_SESSIONS={"URL": nowhere}),
+        pytest.raises(CommandError, match=r"^Redis at .* could not scan the sessions"),
+    ):
+        run("sessions", "count")
+
+
+def test_sessions_count_from_the_command_line(redis_url: str, sevens: list[str]) -> None:
+    result = django("sessions", "count", url=redis_url)
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, "4 live sessions.\n", "")
+
+
+def test_sessions_count_exits_1_with_one_line_when_redis_is_unreachable(nowhere: str) -> None:
+    assert_unreachable(django("sessions", "count", url=nowhere), nowhere, "scan the sessions")
+
+
+# sessions show
+
+
+def test_sessions_show_prints_metadata_and_data(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    make(manager, redis_client, "seven00000", _auth_user_id="7", cart=[3, 1], theme="dark")
+
+    assert run("sessions", "show", "seven00000") == (
+        "Key      seven00000\n"
+        "User     7\n"
+        "Created  2026-11-18 11:06:40 UTC\n"
+        "Saved    2026-11-18 12:08:45 UTC\n"
+        "Expires  in 2d 5h\n"
+        "Data\n"
+        "{\n"
+        '  "_auth_user_id": "7",\n'
+        '  "cart": [\n'
+        "    3,\n"
+        "    1\n"
+        "  ],\n"
+        '  "theme": "dark"\n'
+        "}\n",
+        "",
+    )
+
+
+def test_sessions_show_of_an_anonymous_session_without_expiry(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    make(manager, redis_client, "anonymous0")
+    redis_client.persist("sessions:{anonymous0}")
+
+    lines = run("sessions", "show", "anonymous0")[0].splitlines()
+
+    assert (lines[1], lines[4]) == ("User     anonymous", "Expires  never")
+
+
+def test_sessions_show_json(manager: SessionManager, redis_client: redis.Redis) -> None:
+    make(manager, redis_client, "seven00000", _auth_user_id="7", cart=[3, 1])
+
+    shown = json.loads(run("sessions", "show", "seven00000", "--json")[0])
+
+    assert TTL - 60 < shown.pop("ttl") <= TTL
+    assert shown == {
+        "key": "seven00000",
+        "user_id": "7",
+        "created": CREATED,
+        "saved": SAVED,
+        "data": {"_auth_user_id": "7", "cart": [3, 1]},
+    }
+
+
+def test_sessions_show_prints_values_json_cannot_hold_as_their_repr(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    with override_settings(SESSION_SERIALIZER="tests.serializers.PickleSerializer"):
+        manager = get_manager()
+        make(manager, redis_client, "pickled000", when=when)
+
+        stdout, _ = run("sessions", "show", "pickled000")
+
+    assert stdout.endswith('{\n  "when": "datetime.datetime(2026, 1, 2, 3, 4, 5)"\n}\n')
+
+
+def test_sessions_show_of_a_missing_or_destroyed_session_fails(manager: SessionManager) -> None:
+    manager.create("doomed0000", {"a": 1}, 600)
+    manager.destroy("doomed0000")
+
+    for key in ("doomed0000", "missing000"):
+        with pytest.raises(CommandError) as raised:
+            run("sessions", "show", key)
+        assert str(raised.value) == (
+            "No live session has this key: it is missing, expired or destroyed."
+        )
+
+
+def test_sessions_show_refuses_what_is_not_a_session_key() -> None:
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "show", "Not-A-Key")
+
+    assert str(raised.value) == (
+        "Error: argument KEY: 'Not-A-Key' is not a session key (8 to 64 of a-z and 0-9)"
+    )
+
+
+def test_sessions_show_from_the_command_line_exits_1_for_a_missing_session(
+    redis_url: str,
+) -> None:
+    result = django("sessions", "show", "missing000", url=redis_url)
+
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "CommandError: No live session has this key: it is missing, expired or destroyed.\n"
+    )
+
+
+# sessions clear
+
+
+def test_sessions_clear_dry_run_says_what_it_would_delete_and_deletes_nothing(
+    sevens: list[str], where: str, redis_client: redis.Redis
+) -> None:
+    redis_client.set("unrelated", "x")
+
+    stdout, _ = run("sessions", "clear", "--dry-run")
+
+    # Four sessions and two user indexes.
+    assert stdout == (
+        f"Would delete 6 keys under {where} (sessions, tombstones and user indexes).\n"
+    )
+    assert redis_client.dbsize() == 7
+
+
+def test_sessions_clear_with_no_input_deletes_every_key_of_the_prefix(
+    sevens: list[str], where: str, redis_client: redis.Redis
+) -> None:
+    redis_client.set("unrelated", "x")
+
+    stdout, stderr = run("sessions", "clear", "--no-input")
+
+    assert stdout == f"Deleted 6 keys under {where} (sessions, tombstones and user indexes).\n"
+    assert stderr == ""
+    assert redis_client.keys("*") == [b"unrelated"]
+
+
+def test_sessions_clear_refuses_to_go_on_without_a_terminal_to_ask(
+    sevens: list[str], redis_client: redis.Redis
+) -> None:
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "clear", stdin=StringIO("yes\n"))
+
+    assert str(raised.value) == (
+        "Refusing to go on without confirmation: stdin is not a terminal. Pass --no-input to go on."
+    )
+    assert redis_client.dbsize() == 6
+
+
+def test_sessions_clear_asks_on_the_terminal_and_goes_on_after_yes(
+    sevens: list[str], where: str, redis_client: redis.Redis
+) -> None:
+    with terminal("yes\n") as stdin:
+        stdout, stderr = run("sessions", "clear", stdin=stdin)
+
+    assert stderr == (
+        f"Delete every session under {where}? Every user will be logged out. "
+        "Type 'yes' to continue, or 'no' to cancel: "
+    )
+    assert stdout == f"Deleted 6 keys under {where} (sessions, tombstones and user indexes).\n"
+    assert redis_client.dbsize() == 0
+
+
+def test_sessions_clear_cancelled_at_the_prompt_deletes_nothing(
+    sevens: list[str], redis_client: redis.Redis
+) -> None:
+    with terminal("no\n") as stdin, pytest.raises(CommandError) as raised:
+        run("sessions", "clear", stdin=stdin)
+
+    assert str(raised.value) == "Cancelled; nothing was deleted."
+    assert redis_client.dbsize() == 6
+
+
+def test_sessions_clear_reports_progress_at_verbosity_2(many: None) -> None:
+    _, stderr = run("sessions", "clear", "--no-input", verbosity=2)
+
+    assert stderr == "Clearing: 100 keys scanned so far.\nClearing: 200 keys scanned so far.\n"
+
+
+def test_sessions_clear_from_the_command_line_without_a_terminal_exits_1(
+    redis_url: str, sevens: list[str], redis_client: redis.Redis
+) -> None:
+    result = django("sessions", "clear", url=redis_url)
+
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "CommandError: Refusing to go on without confirmation: stdin is not a terminal. "
+        "Pass --no-input to go on.\n"
+    )
+    assert redis_client.dbsize() == 6
+
+
+def test_sessions_clear_from_the_command_line_with_no_input(
+    redis_url: str, sevens: list[str], redis_client: redis.Redis
+) -> None:
+    result = django("sessions", "clear", "--no-input", url=redis_url)
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("Deleted 6 keys under 'sessions:' on 127.0.0.1:")
+    assert redis_client.dbsize() == 0
+
+
+# sessions revoke
+
+
+def test_sessions_revoke_dry_run_names_the_session_and_revokes_nothing(
+    sevens: list[str], manager: SessionManager
+) -> None:
+    assert run("sessions", "revoke", "seven00000", "--dry-run") == (
+        "Would revoke session seven00000 of user 7.\n",
+        "",
+    )
+    assert manager.exists("seven00000")
+
+
+def test_sessions_revoke_leaves_a_tombstone_and_takes_the_session_out_of_its_index(
+    sevens: list[str], manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    assert run("sessions", "revoke", "seven00000", "--no-input") == (
+        "Revoked session seven00000 of user 7.\n",
+        "",
+    )
+    assert list(redis_client.hgetall("sessions:{seven00000}")) == [b"#x"]
+    assert redis_client.zscore("sessions:user:{7}", "seven00000") is None
+
+
+def test_sessions_revoke_of_an_anonymous_session(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    make(manager, redis_client, "anonymous0")
+
+    assert run("sessions", "revoke", "anonymous0", "--no-input")[0] == (
+        "Revoked anonymous session anonymous0.\n"
+    )
+
+
+def test_sessions_revoke_of_a_missing_session_has_nothing_to_do() -> None:
+    assert run("sessions", "revoke", "missing000", "--no-input") == (
+        "No live session has this key; nothing to revoke.\n",
+        "",
+    )
+
+
+def test_sessions_revoke_asks_on_the_terminal(sevens: list[str], manager: SessionManager) -> None:
+    with terminal("yes\n") as stdin:
+        stdout, stderr = run("sessions", "revoke", "seven00000", stdin=stdin)
+
+    assert stderr == (
+        "Revoke session seven00000 of user 7? Type 'yes' to continue, or 'no' to cancel: "
+    )
+    assert stdout == "Revoked session seven00000 of user 7.\n"
+    assert not manager.exists("seven00000")
+
+
+def test_sessions_revoke_cancelled_at_the_prompt_revokes_nothing(
+    sevens: list[str], manager: SessionManager
+) -> None:
+    with terminal("\n") as stdin, pytest.raises(CommandError) as raised:
+        run("sessions", "revoke", "seven00000", stdin=stdin)
+
+    assert str(raised.value) == "Cancelled; nothing was revoked."
+    assert manager.exists("seven00000")
+
+
+def test_sessions_revoke_user_dry_run_lists_the_sessions_it_would_revoke(
+    sevens: list[str], manager: SessionManager
+) -> None:
+    assert run("sessions", "revoke", "--user", "7", "--dry-run")[0] == (
+        "Would revoke 3 sessions of user 7:\n  seven00000\n  seven00001\n  seven00002\n"
+    )
+    assert manager.count() == 4
+
+
+def test_sessions_revoke_user_logs_them_out_everywhere_but_the_session_kept(
+    sevens: list[str], manager: SessionManager
+) -> None:
+    stdout, _ = run("sessions", "revoke", "--user", "7", "--except", "seven00001", "--no-input")
+
+    assert stdout == "Revoked 2 sessions of user 7, keeping seven00001.\n"
+    assert [stored.session_key for stored in manager.user_sessions("7")] == ["seven00001"]
+    assert manager.exists("eight00000")
+
+
+def test_sessions_revoke_user_asks_on_the_terminal(sevens: list[str]) -> None:
+    with terminal("yes\n") as stdin:
+        stdout, stderr = run("sessions", "revoke", "--user", "7", stdin=stdin)
+
+    assert stderr == "Revoke 3 sessions of user 7? Type 'yes' to continue, or 'no' to cancel: "
+    assert stdout == "Revoked 3 sessions of user 7.\n"
+
+
+def test_sessions_revoke_user_without_sessions_has_nothing_to_do() -> None:
+    assert run("sessions", "revoke", "--user", "7", "--no-input") == (
+        "User 7 has no live session to revoke.\n",
+        "",
+    )
+
+
+def test_sessions_revoke_needs_a_key_or_a_user_but_not_both() -> None:
+    for args in [(), ("seven00000", "--user", "7")]:
+        with pytest.raises(CommandError) as raised:
+            run("sessions", "revoke", *args)
+        assert str(raised.value) == "Name one session KEY, or --user UID: one of the two."
+
+
+def test_sessions_revoke_except_goes_with_user_only() -> None:
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "revoke", "seven00000", "--except", "seven00001")
+
+    assert str(raised.value) == "--except goes with --user."
+
+
+def test_sessions_revoke_from_the_command_line(
+    redis_url: str, sevens: list[str], manager: SessionManager
+) -> None:
+    result = django("sessions", "revoke", "--user", "7", "--noinput", url=redis_url)
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "Revoked 3 sessions of user 7.\n"
+    assert manager.user_sessions("7") == []
+
+
+def test_sessions_revoke_exits_1_with_one_line_when_redis_is_unreachable(nowhere: str) -> None:
+    result = django("sessions", "revoke", "seven00000", "--no-input", url=nowhere)
+
+    assert_unreachable(result, nowhere, "load a session")
+
+
+def test_sessions_without_an_action_is_refused() -> None:
+    with pytest.raises(CommandError) as raised:
+        run("sessions")
+
+    assert str(raised.value) == "Error: the following arguments are required: ACTION"
