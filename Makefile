@@ -50,9 +50,11 @@ dist: $(STAMP)
 
 ## The benchmarks whose tables README.rst shows.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.bench_operations
 	$(BIN)/python -m benchmarks.bench_memory
 	$(BIN)/python -m benchmarks.bench_scale
+	$(BIN)/python -m benchmarks.bench_asgi
 
 clean:
 	rm -rf $(VENV) .tox .cache build dist *.egg-info .coverage .mypy_cache .ruff_cache .pytest_cache
