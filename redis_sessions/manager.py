@@ -43,7 +43,7 @@ from redis_sessions.stats import SessionStats, StatsCollector
 logger = logging.getLogger("redis_sessions")
 
 #: A script, the key it runs on, and its arguments.
-Call = tuple[scripts.LuaScript, str, list[Any]]
+Call = tuple[scripts.LuaScript, list[str], list[Any]]
 
 #: Called by bulk operations after each SCAN batch, with the keys scanned so far.
 Progress = Callable[[int], None]
@@ -284,17 +284,17 @@ class SessionManager:
             return []
         try:
             if len(calls) == 1:
-                script, key, args = calls[0]
-                return [script(self.client, key, args)]
+                script, keys, args = calls[0]
+                return [script.run(self.client, keys, args)]
             pipe = self.client.pipeline(transaction=False)
-            for script, key, args in calls:
-                pipe.evalsha(script.sha, 1, key, *args)
+            for script, keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
             results = pipe.execute(raise_on_error=False)
-            for position, (script, key, args) in enumerate(calls):
+            for position, (script, keys, args) in enumerate(calls):
                 # A server that lost its scripts refused to run them: run each
                 # again, which loads it first.
                 if isinstance(results[position], NoScriptError):
-                    results[position] = script(self.client, key, args)
+                    results[position] = script.run(self.client, keys, args)
             self._raise_first_error(results)
         except RedisError as exc:
             raise self._unavailable(exc, action) from exc
@@ -306,15 +306,15 @@ class SessionManager:
         client = self.aclient
         try:
             if len(calls) == 1:
-                script, key, args = calls[0]
-                return [await script.acall(client, key, args)]
+                script, keys, args = calls[0]
+                return [await script.arun(client, keys, args)]
             pipe = client.pipeline(transaction=False)
-            for script, key, args in calls:
-                pipe.evalsha(script.sha, 1, key, *args)
+            for script, keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
             results = await pipe.execute(raise_on_error=False)
-            for position, (script, key, args) in enumerate(calls):
+            for position, (script, keys, args) in enumerate(calls):
                 if isinstance(results[position], NoScriptError):
-                    results[position] = await script.acall(client, key, args)
+                    results[position] = await script.arun(client, keys, args)
             self._raise_first_error(results)
         except RedisError as exc:
             raise self._unavailable(exc, action) from exc
@@ -355,7 +355,7 @@ class SessionManager:
             args.append(score)
             args.append(session_key)
         args.extend(remove)
-        return scripts.INDEX, self.index_key(user_id), args
+        return scripts.INDEX, [self.index_key(user_id)], args
 
     # create
 
@@ -376,7 +376,7 @@ class SessionManager:
         return fields
 
     def _create_calls(
-        self, session_key: str, data: Mapping[str, Any], ttl: int, *, index: bool = True
+        self, session_key: str, data: Mapping[str, Any], ttl: int
     ) -> tuple[Fields, list[Call]]:
         fields = self.codec.encode(data)
         ttl = int(ttl)
@@ -384,19 +384,18 @@ class SessionManager:
             # It would expire at once: nothing to keep, nothing to send.
             return fields, []
         now = int(time.time())
-        calls: list[Call] = []
+        keys = [self.redis_key(session_key)]
+        score: int | str = ""
         user_id = fields.get(codec.USER_ID)
         if user_id is not None:
             score = self._index_score(now, ttl)
             fields[codec.INDEXED] = str(score).encode()
-            if index:
-                calls.append(self._index_call(user_id, now, add={session_key: score}))
-        args: list[Any] = [ttl, codec.CREATED, now, codec.SAVED, now]
+            keys.append(self.index_key(user_id.decode()))
+        args: list[Any] = [ttl, now, session_key, score, codec.CREATED, now, codec.SAVED, now]
         for name, raw in fields.items():
             args.append(name)
             args.append(raw)
-        calls.insert(0, (scripts.CREATE, self.redis_key(session_key), args))
-        return fields, calls
+        return fields, [(scripts.CREATE, keys, args)]
 
     @staticmethod
     def _check_created(results: list[Any]) -> None:
@@ -455,29 +454,30 @@ class SessionManager:
         fields = self.codec.encode(data)
         ttl = int(ttl)
         now = int(time.time())
-        calls: list[Call] = []
+        keys = [self.redis_key(session_key)]
+        score: int | str = ""
         user_id = fields.get(codec.USER_ID)
-        old_user_id = snapshot.get(codec.USER_ID)
         if user_id is not None and ttl > 0:
             recorded = _as_int(snapshot.get(codec.INDEXED))
-            if user_id != old_user_id or recorded < now + ttl:
+            if user_id != snapshot.get(codec.USER_ID) or recorded < now + ttl:
                 score = self._index_score(now, ttl)
                 fields[codec.INDEXED] = str(score).encode()
-                calls.append(self._index_call(user_id, now, add={session_key: score}))
+                keys.append(self.index_key(user_id.decode()))
             else:
                 fields[codec.INDEXED] = snapshot[codec.INDEXED]
-        if old_user_id is not None and (old_user_id != user_id or ttl <= 0):
-            calls.append(self._index_call(old_user_id, now, remove=[session_key]))
+        # An entry the session leaves behind in another user's index (it changed
+        # hands, or lost its user) stays until it expires: reads check each
+        # entry against its session, and never act on one that is not theirs.
         if replace:
             to_set = [item for pair in fields.items() for item in pair]
             to_delete: list[bytes] = []
         else:
             to_set, to_delete = codec.changes(fields, snapshot)
-        args: list[Any] = [ttl, "1" if replace else "0", len(to_set) // 2 + 1, codec.SAVED, now]
+        args: list[Any] = [ttl, "1" if replace else "0", now, session_key, score]
+        args += [len(to_set) // 2 + 1, codec.SAVED, now]
         args += to_set
         args += to_delete
-        calls.insert(0, (scripts.UPDATE, self.redis_key(session_key), args))
-        return fields, calls
+        return fields, [(scripts.UPDATE, keys, args)]
 
     @staticmethod
     def _check_saved(session_key: str, saved: Any) -> None:
@@ -496,41 +496,26 @@ class SessionManager:
     def destroy(self, session_key: str, *, user_id: str | None = None) -> bool:
         """Replace a live session by a tombstone that lives ``tombstone_ttl`` seconds.
 
-        ``user_id``, when the caller knows whose session it is, lets the entry
-        in that user's index go in the same round trip. Returns whether a live
+        ``user_id``, when the caller knows whose session it is, takes the entry
+        out of that user's index in the same script. Returns whether a live
         session was there.
         """
-        calls = self._destroy_calls(session_key, user_id)
-        destroyed = self._run(calls, "destroy a session")[0]
-        followup = self._index_followup(session_key, user_id, destroyed)
-        if followup:
-            self._run(followup, "update a user's session index")
-        return bool(destroyed != 0)
+        calls = [self._destroy_call(session_key, user_id)]
+        return bool(self._run(calls, "destroy a session")[0] != 0)
 
     async def adestroy(self, session_key: str, *, user_id: str | None = None) -> bool:
         """The asyncio twin of :meth:`destroy`."""
-        calls = self._destroy_calls(session_key, user_id)
-        destroyed = (await self._arun(calls, "destroy a session"))[0]
-        followup = self._index_followup(session_key, user_id, destroyed)
-        if followup:
-            await self._arun(followup, "update a user's session index")
-        return bool(destroyed != 0)
+        calls = [self._destroy_call(session_key, user_id)]
+        return bool((await self._arun(calls, "destroy a session"))[0] != 0)
 
-    def _destroy_calls(self, session_key: str, user_id: str | None) -> list[Call]:
-        now = int(time.time())
-        calls: list[Call] = [
-            (scripts.DESTROY, self.redis_key(session_key), [self.tombstone_ttl, now])
-        ]
+    def _destroy_call(self, session_key: str, user_id: str | None, *, only_of: str = "") -> Call:
+        # Without the user id, the entry in that user's index stays until it
+        # expires: reads check each entry against its session.
+        keys = [self.redis_key(session_key)]
         if user_id is not None:
-            calls.append(self._index_call(user_id, now, remove=[session_key]))
-        return calls
-
-    def _index_followup(self, session_key: str, user_id: str | None, destroyed: Any) -> list[Call]:
-        # The destroyed session belonged to a user the caller did not name: a
-        # second round trip removes its index entry.
-        if isinstance(destroyed, bytes) and destroyed.decode() != user_id:
-            return [self._index_call(destroyed, int(time.time()), remove=[session_key])]
-        return []
+            keys.append(self.index_key(user_id))
+        args: list[Any] = [self.tombstone_ttl, int(time.time()), session_key, only_of]
+        return scripts.DESTROY, keys, args
 
     # cycle
 
@@ -548,12 +533,8 @@ class SessionManager:
         Raises ``CreateError`` if ``new_key`` is taken; ``old_key`` is destroyed
         all the same, so the caller creates the data under another key.
         """
-        fields, created_at, calls = self._cycle_calls(old_key, new_key, data, ttl, old_user_id)
-        results = self._run(calls, "cycle a session key")
-        self._check_created(results[:created_at])
-        followup = self._index_followup(old_key, old_user_id, results[created_at])
-        if followup:
-            self._run(followup, "update a user's session index")
+        fields, calls = self._cycle_calls(old_key, new_key, data, ttl, old_user_id)
+        self._check_created(self._run(calls, "cycle a session key")[:-1])
         return fields
 
     async def acycle(
@@ -566,12 +547,8 @@ class SessionManager:
         old_user_id: str | None = None,
     ) -> Fields:
         """The asyncio twin of :meth:`cycle`."""
-        fields, created_at, calls = self._cycle_calls(old_key, new_key, data, ttl, old_user_id)
-        results = await self._arun(calls, "cycle a session key")
-        self._check_created(results[:created_at])
-        followup = self._index_followup(old_key, old_user_id, results[created_at])
-        if followup:
-            await self._arun(followup, "update a user's session index")
+        fields, calls = self._cycle_calls(old_key, new_key, data, ttl, old_user_id)
+        self._check_created((await self._arun(calls, "cycle a session key"))[:-1])
         return fields
 
     def _cycle_calls(
@@ -581,24 +558,12 @@ class SessionManager:
         data: Mapping[str, Any],
         ttl: int,
         old_user_id: str | None,
-    ) -> tuple[Fields, int, list[Call]]:
-        fields, calls = self._create_calls(new_key, data, ttl, index=False)
-        created_at = len(calls)
-        # The destroy script's answer comes right after the create's (if any).
-        now = int(time.time())
-        calls.append((scripts.DESTROY, self.redis_key(old_key), [self.tombstone_ttl, now]))
-        raw_user_id = fields.get(codec.USER_ID)
-        user_id = None if raw_user_id is None else raw_user_id.decode()
-        added = {new_key: int(fields[codec.INDEXED])} if user_id and created_at else {}
-        if user_id is not None and user_id == old_user_id:
-            # The usual case: one user's entry moves from the old key to the new.
-            calls.append(self._index_call(user_id, now, add=added, remove=[old_key]))
-        else:
-            if added and user_id is not None:
-                calls.append(self._index_call(user_id, now, add=added))
-            if old_user_id is not None:
-                calls.append(self._index_call(old_user_id, now, remove=[old_key]))
-        return fields, created_at, calls
+    ) -> tuple[Fields, list[Call]]:
+        # The create (none if the TTL is over) and then the destroy, each
+        # moving its user's index entry, in one pipeline.
+        fields, calls = self._create_calls(new_key, data, ttl)
+        calls.append(self._destroy_call(old_key, old_user_id))
+        return fields, calls
 
     # touch
 
@@ -635,7 +600,7 @@ class SessionManager:
         now = int(time.time())
         score = self._index_score(now, ttl)
         args: list[Any] = [ttl, now + ttl, score]
-        return [(scripts.TOUCH, self.redis_key(session_key), args)], now, score
+        return [(scripts.TOUCH, [self.redis_key(session_key)], args)], now, score
 
     # set
 
@@ -999,9 +964,9 @@ class SessionManager:
     def _destroy_many_calls(self, user_id: str, keys: list[str], now: int) -> list[Call]:
         if not keys:
             return []
-        calls: list[Call] = [
-            (scripts.DESTROY, self.redis_key(key), [self.tombstone_ttl, now]) for key in keys
-        ]
+        # Only sessions that are still this user's: an entry whose session
+        # changed hands meanwhile is not acted on.
+        calls = [self._destroy_call(key, None, only_of=user_id) for key in keys]
         calls.append(self._index_call(user_id, now, remove=keys))
         return calls
 
@@ -1014,7 +979,7 @@ class SessionManager:
         pruned = 0
         now = int(time.time())
         for batch in self._scan_batches(self.index_pattern()):
-            calls = [(scripts.INDEX, key.decode(), [now, 0]) for key in batch]
+            calls: list[Call] = [(scripts.INDEX, [key.decode()], [now, 0]) for key in batch]
             pruned += sum(self._run(calls, "prune the user indexes"))
         return pruned
 
@@ -1023,7 +988,7 @@ class SessionManager:
         pruned = 0
         now = int(time.time())
         async for batch in self._ascan_batches(self.index_pattern()):
-            calls: list[Call] = [(scripts.INDEX, key.decode(), [now, 0]) for key in batch]
+            calls = [(scripts.INDEX, [key.decode()], [now, 0]) for key in batch]
             pruned += sum(await self._arun(calls, "prune the user indexes"))
         return pruned
 

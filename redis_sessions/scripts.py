@@ -15,12 +15,31 @@ from redis.exceptions import NoScriptError
 Key = str | bytes
 
 
+#: A line ``--! include lib/NAME.lua`` stands for the text of that file: Redis
+#: runs each script alone, and this is how scripts share functions.
+INCLUDE = "--! include "
+
+
+def _read(path: str) -> str:
+    folder = files("redis_sessions").joinpath("lua")
+    for part in path.split("/"):
+        folder = folder.joinpath(part)
+    return folder.read_text()
+
+
+def _with_includes(source: str) -> str:
+    return "".join(
+        _read(line[len(INCLUDE) :].strip()) if line.startswith(INCLUDE) else line
+        for line in source.splitlines(keepends=True)
+    )
+
+
 class LuaScript:
     """One script of ``lua/``: called with EVALSHA, loaded again on NOSCRIPT."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.source = files("redis_sessions").joinpath("lua").joinpath(f"{name}.lua").read_text()
+        self.source = _with_includes(_read(f"{name}.lua"))
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
     def __repr__(self) -> str:

@@ -115,21 +115,37 @@ def test_cycle_key_moves_the_entry_to_the_new_key(redis_client: redis.Redis) -> 
     assert old_key != session.session_key
 
 
-def test_destroying_by_key_alone_still_removes_the_entry(redis_client: redis.Redis) -> None:
+def test_destroying_by_key_alone_leaves_an_entry_that_reads_drop(
+    redis_client: redis.Redis,
+) -> None:
     key = key_of("7")
 
-    SessionStore().delete(key)  # nothing loaded: the engine learns the user from Redis
+    SessionStore().delete(key)  # nothing loaded: the user is not known here
 
+    assert list(index_of(redis_client, "7")) == [key]
+    assert get_manager().user_sessions("7") == []
     assert index_of(redis_client, "7") == {}
 
 
-def test_a_session_changing_hands_moves_between_indexes(redis_client: redis.Redis) -> None:
+def test_a_session_changing_hands_joins_the_new_users_index(redis_client: redis.Redis) -> None:
     session = SessionStore(key_of("7"))
     session["_auth_user_id"] = "8"
     session.save()
 
-    assert index_of(redis_client, "7") == {}
     assert list(index_of(redis_client, "8")) == [session.session_key]
+    assert get_manager().user_sessions("7") == []
+    assert [stored.session_key for stored in get_manager().user_sessions("8")] == [
+        session.session_key
+    ]
+
+
+def test_logging_a_user_out_everywhere_spares_a_session_that_changed_hands() -> None:
+    session = SessionStore(key_of("7"))
+    session["_auth_user_id"] = "8"
+    session.save()  # its entry in user 7's index is stale now
+
+    assert get_manager().destroy_user_sessions("7") == 0
+    assert SessionStore().exists(session.session_key) is True
 
 
 def test_the_index_key_expires_with_its_last_entry(redis_client: redis.Redis) -> None:
@@ -208,8 +224,8 @@ def test_cycle_key_of_a_logged_in_session_is_one_round_trip(command_log: Any) ->
     with command_log() as log:
         session.cycle_key()
 
-    # Create, destroy and the index move, pipelined: three commands, sent at once.
-    assert log.names == ["EVALSHA", "EVALSHA", "EVALSHA"]
+    # Create and destroy, each moving the index entry, pipelined.
+    assert log.names == ["EVALSHA", "EVALSHA"]
 
 
 def test_a_logout_of_a_loaded_session_is_one_round_trip(command_log: Any) -> None:
@@ -218,4 +234,4 @@ def test_a_logout_of_a_loaded_session_is_one_round_trip(command_log: Any) -> Non
     with command_log() as log:
         session.flush()
 
-    assert log.names == ["EVALSHA", "EVALSHA"]  # destroy and the index entry, pipelined
+    assert log.names == ["EVALSHA"]  # the tombstone and the index entry in one script

@@ -1,4 +1,4 @@
--- index: one user's live session keys, each scored by a bound on its expiry.
+-- index: add, move and remove entries of one user's index of sessions.
 --
 -- KEYS[1]        the user's index key
 -- ARGV[1]        now, unix seconds
@@ -10,10 +10,15 @@
 -- Entries whose score has passed are pruned first, so the index never holds
 -- more than the user's unexpired sessions; the key itself expires with its
 -- last entry. Returns the number of entries pruned.
+--
+-- The session scripts keep the index themselves when they are given its key;
+-- this script serves bulk work (pruning, logging a user out everywhere).
+
+--! include lib/user_index.lua
 
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
-local pruned = redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+local pruned = prune_index(key, now)
 local last_add = 2 + 2 * tonumber(ARGV[2])
 -- Slices of 1000: unpack() has a limit on how many values it can spread.
 for first = 3, last_add, 1000 do
@@ -22,8 +27,5 @@ end
 for first = last_add + 1, #ARGV, 1000 do
   redis.call('ZREM', key, unpack(ARGV, first, math.min(first + 999, #ARGV)))
 end
-local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-if #top > 0 then
-  redis.call('EXPIRE', key, math.max(1, math.floor(tonumber(top[2]) - now + 1)))
-end
+expire_index(key, now)
 return pruned
