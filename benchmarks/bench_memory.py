@@ -90,22 +90,30 @@ def used_memory(admin: redis.Redis) -> int:
     return int(admin.info("memory")["used_memory"])
 
 
-def measure(admin: redis.Redis, name: str, store_class: type[SessionBase], count: int) -> Footprint:
-    """Create ``count`` sessions with ``store_class`` on an emptied server."""
+def measure(
+    admin: redis.Redis,
+    name: str,
+    store_class: type[SessionBase],
+    count: int,
+    per_user: int = 1,
+) -> Footprint:
+    """Create ``count`` sessions, ``per_user`` of each user, on an emptied server."""
     # SYNC: the memory must be freed before the baseline is read, whatever lazyfree says.
     admin.execute_command("FLUSHALL", "SYNC")  # type: ignore[no-untyped-call]
     settle(admin)
     before = used_memory(admin)
     keys = []
-    for _ in range(count):
+    for number in range(count):
         session = store_class()
-        session.update(SESSION_DATA)
+        # This engine keeps one index key per user: one session per user is
+        # its worst case.
+        session.update({**SESSION_DATA, "_auth_user_id": str(100_000 + number // per_user)})
         session.create()
         keys.append(session.session_key)
     settle(admin)
     after = used_memory(admin)
     stored = admin.dbsize()
-    if stored != count:
+    if stored not in (count, count + -(-count // per_user)):
         raise SystemExit(f"{name}: {stored} keys on the server after creating {count} sessions")
     sample = redis_key_of(name, keys[0])  # type: ignore[arg-type]
     return Footprint(
@@ -120,7 +128,7 @@ def measure(admin: redis.Redis, name: str, store_class: type[SessionBase], count
     )
 
 
-def facts(admin: redis.Redis, count: int) -> list[tuple[str, str]]:
+def facts(admin: redis.Redis, count: int, per_user: int) -> list[tuple[str, str]]:
     """Return versions, server settings that decide encodings, the size and the date."""
     info = admin.info()
     config = admin.config_get("hash-max-listpack-*")
@@ -136,6 +144,7 @@ def facts(admin: redis.Redis, count: int) -> list[tuple[str, str]]:
         ("Server hash limits", ", ".join(f"{k} {v}" for k, v in sorted(config.items()))),
         ("Machine", f"{platform.system()} {platform.machine()}"),
         ("Sessions per store (N)", str(count)),
+        ("Logged-in sessions per user", str(per_user)),
     ]
 
 
@@ -209,6 +218,9 @@ def report(footprints: Sequence[Footprint], fact_list: list[tuple[str, str]]) ->
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=20_000, help="sessions created per store")
+    parser.add_argument(
+        "--sessions-per-user", type=int, default=1, help="logged-in sessions of each user"
+    )
     return parser.parse_args(argv)
 
 
@@ -225,8 +237,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         footprints = []
         for name, store_class in stores.items():
             print(f"Creating {args.sessions} sessions with {name}...", file=sys.stderr)
-            footprints.append(measure(admin, name, store_class, args.sessions))
-        plain, rst = report(footprints, facts(admin, args.sessions))
+            footprints.append(
+                measure(admin, name, store_class, args.sessions, args.sessions_per_user)
+            )
+        plain, rst = report(footprints, facts(admin, args.sessions, args.sessions_per_user))
         print(plain)
         RESULTS_DIR.mkdir(exist_ok=True)
         (RESULTS_DIR / "memory.rst").write_text(rst)
