@@ -30,7 +30,8 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 DISTRIBUTION = "django_redis_session_engine"
 VERSION = redis_sessions.__version__
 LUA_SCRIPTS = sorted(
-    f"redis_sessions/lua/{path.name}" for path in (REPOSITORY / "redis_sessions" / "lua").iterdir()
+    path.relative_to(REPOSITORY).as_posix()
+    for path in (REPOSITORY / "redis_sessions" / "lua").rglob("*.lua")
 )
 
 # Not copied: version control, tools' caches and earlier builds.
@@ -204,9 +205,10 @@ def test_the_installed_package_is_the_wheel_not_this_checkout(project: Project) 
 def test_the_installed_package_has_its_lua_scripts_and_py_typed(project: Project) -> None:
     result = project.run(
         "-c",
-        "from importlib.resources import files; "
-        "package = files('redis_sessions'); "
-        "print(sorted(f'redis_sessions/lua/{p.name}' for p in package.joinpath('lua').iterdir())); "
+        "from pathlib import Path; import redis_sessions; "
+        "package = Path(redis_sessions.__file__).parent; "
+        "print(sorted(p.relative_to(package.parent).as_posix() "
+        "for p in package.joinpath('lua').rglob('*.lua'))); "
         "print(package.joinpath('py.typed').is_file())",
     )
 
