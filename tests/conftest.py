@@ -52,9 +52,11 @@ def _empty_database(redis_url: str) -> None:
 class CommandLog:
     """The commands that clients sent to the server, as the server saw them.
 
-    Commands run by Lua scripts are left out: what is left is one entry per
-    command a client sent, so its length is the number of round trips (for
-    commands sent one at a time) or of commands (for pipelines).
+    Commands run by Lua scripts are left out, and so is the set-up a client
+    sends once on each new connection (a pool may open one at any time): what
+    is left is one entry per command a client sent, so its length is the number
+    of round trips (for commands sent one at a time) or of commands (for
+    pipelines).
     """
 
     def __init__(self) -> None:
@@ -66,6 +68,14 @@ class CommandLog:
     @property
     def names(self) -> list[str]:
         return [command.split(" ", 1)[0].upper() for command in self.commands]
+
+
+#: What redis-py sends when it opens a connection, before any command of ours.
+HANDSHAKE = ("HELLO", "CLIENT SETINFO", "CLIENT SETNAME", "AUTH", "SELECT")
+
+
+def _is_handshake(command: str) -> bool:
+    return command.upper().startswith(HANDSHAKE)
 
 
 @pytest.fixture
@@ -93,7 +103,7 @@ def command_log(redis_url: str) -> Iterator[Callable[[], AbstractContextManager[
                 entry = monitor.next_command()
                 if "command-log-end" in entry["command"]:
                     break
-                if entry.get("client_type") != "lua":
+                if entry.get("client_type") != "lua" and not _is_handshake(entry["command"]):
                     log.commands.append(entry["command"])
 
     yield record
