@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import redis
 from django.conf import settings
@@ -102,3 +104,24 @@ def test_cache_alias_uses_the_django_redis_client(
 
     assert response.json() == {"count": 1}
     assert redis_client.exists(f"sessions:{{{session.session_key}}}") == 1
+
+
+def test_cache_alias_serves_the_async_path_on_the_same_server(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    caches = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "sessions": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis_url},
+    }
+
+    async def scenario() -> tuple[str | None, dict[str, object]]:
+        session = SessionStore()
+        await session.aset("a", 1)
+        await session.acreate()
+        return session.session_key, await SessionStore(session.session_key).aload()
+
+    with override_settings(CACHES=caches, REDIS_SESSIONS={"CACHE_ALIAS": "sessions"}):
+        key, loaded = asyncio.run(scenario())
+
+    assert loaded == {"a": 1}
+    assert redis_client.exists(f"sessions:{{{key}}}") == 1
