@@ -1,0 +1,575 @@
+"""One session at a time: :class:`SessionCore`, the per-session half of the manager.
+
+Load, exists, create, save, destroy, cycle, touch and set, each one round trip
+to Redis through the Lua scripts of ``lua/``, each with an asyncio twin.
+:class:`redis_sessions.manager.SessionManager` adds the operations on many
+sessions and the configured instance.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from typing import Any, NamedTuple, cast
+
+from django.contrib.sessions.backends.base import CreateError, UpdateError
+from django.core.signing import JSONSerializer
+from redis import Redis
+from redis.exceptions import ConnectionError, NoScriptError, RedisError, ResponseError, TimeoutError
+
+from redis_sessions import codec, scripts
+from redis_sessions.codec import CorruptSession, FieldCodec, Fields, Serializer
+from redis_sessions.conf import DEFAULTS
+from redis_sessions.connection import describe
+from redis_sessions.exceptions import SessionDestroyed, StoreUnavailable
+from redis_sessions.keys import abbreviated, redis_key
+from redis_sessions.loops import AsyncRedis, ClientPerLoop, async_twin
+
+logger = logging.getLogger("redis_sessions")
+security_logger = logging.getLogger("django.security.SuspiciousSession")
+
+#: A script, the keys it runs on, and its arguments.
+Call = tuple[scripts.LuaScript, list[str], list[Any]]
+
+
+def _as_int(raw: bytes | None) -> int:
+    try:
+        return int(raw or 0)
+    except ValueError:
+        return 0
+
+
+class StoredSession(NamedTuple):
+    """A live session as read from Redis."""
+
+    session_key: str
+    #: The session dict.
+    data: dict[str, Any]
+    #: The user id copied from ``_auth_user_id``, or None for an anonymous session.
+    user_id: str | None
+    #: Unix time the session was created.
+    created: int
+    #: Unix time the session was last saved.
+    saved: int
+    #: The hash as stored; pass it back to :meth:`SessionManager.save` so that it
+    #: writes only what changed.
+    fields: Fields
+
+
+class SessionCore:
+    """Sessions in Redis, one hash per session, every write an atomic script.
+
+    Each operation has a sync method and an asyncio twin whose name starts with
+    ``a`` (``load``/``aload``, ...). The twins run on ``redis.asyncio`` with a
+    client per event loop, derived from the sync client's server, database and
+    credentials, and never hop to a thread.
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        prefix: str = DEFAULTS["PREFIX"],
+        tombstone_ttl: int = DEFAULTS["TOMBSTONE_TTL"],
+        scan_count: int = DEFAULTS["SCAN_COUNT"],
+        serializer_class: type[Serializer] = JSONSerializer,
+        owns_client: bool = False,
+        async_client_factory: Callable[[], AsyncRedis] | None = None,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.tombstone_ttl = tombstone_ttl
+        self.scan_count = scan_count
+        self.codec = FieldCodec(serializer_class)
+        # What session keys and index keys start with, to tell them apart in
+        # a SCAN batch of the whole prefix.
+        self._session_head = f"{prefix}{{".encode()
+        self._index_head = f"{prefix}user:{{".encode()
+        self.owns_client = owns_client
+        self._async_clients = ClientPerLoop(async_client_factory or partial(async_twin, client))
+
+    def __repr__(self) -> str:
+        return f"<SessionManager {describe(self.client)} prefix={self.prefix!r}>"
+
+    @property
+    def aclient(self) -> AsyncRedis:
+        """The asyncio client of the running event loop."""
+        return self._async_clients.get()
+
+    def close(self) -> None:
+        """Close the sync client's connections, if the manager made the client.
+
+        Asyncio clients are closed when their event loop closes.
+        """
+        if self.owns_client:
+            self.client.close()
+
+    def redis_key(self, session_key: str) -> str:
+        """Return the Redis key under which ``session_key`` is stored."""
+        return redis_key(self.prefix, session_key)
+
+    # load
+
+    def load(self, session_key: str) -> StoredSession | None:
+        """Return the live session stored under ``session_key``, or None.
+
+        None stands for a missing or expired session, a destroyed one (its
+        tombstone), and a key that holds something this engine did not write;
+        the last is logged on ``django.security.SuspiciousSession``. A load never
+        writes anything.
+        """
+        try:
+            fields = self.client.hgetall(self.redis_key(session_key))
+        except RedisError as exc:
+            self._load_failed(session_key, exc)
+            return None
+        return self._loaded(session_key, cast("dict[bytes, bytes]", fields))
+
+    async def aload(self, session_key: str) -> StoredSession | None:
+        """The asyncio twin of :meth:`load`."""
+        try:
+            fields = await self.aclient.hgetall(self.redis_key(session_key))
+        except RedisError as exc:
+            self._load_failed(session_key, exc)
+            return None
+        return self._loaded(session_key, cast("dict[bytes, bytes]", fields))
+
+    def _load_failed(self, session_key: str, exc: RedisError) -> None:
+        """Log a key of another type (the load is then a miss); raise for the rest."""
+        if isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE"):
+            self._suspicious(session_key, "it is not a hash")
+            return
+        raise self._unavailable(exc, "load a session") from exc
+
+    def _loaded(
+        self, session_key: str, fields: dict[bytes, bytes], *, quiet: bool = False
+    ) -> StoredSession | None:
+        """Decode a hash; None for a tombstone or anything this engine did not write.
+
+        ``quiet`` is for bulk reads, which skip such keys without a log line each.
+        """
+        if not fields:
+            return None
+        created = fields.get(codec.CREATED)
+        if created is None:
+            if quiet:
+                return None
+            if codec.DESTROYED in fields:
+                logger.info(
+                    "Session %s was presented after it was destroyed; it loads empty.",
+                    abbreviated(session_key),
+                )
+            else:
+                self._suspicious(session_key, "it has no creation time")
+            return None
+        try:
+            data = self.codec.decode(fields)
+            created_at = int(created)
+            saved_at = int(fields.get(codec.SAVED, created))
+        except (CorruptSession, ValueError) as exc:
+            if not quiet:
+                self._suspicious(session_key, str(exc))
+            return None
+        user_id = fields.get(codec.USER_ID)
+        return StoredSession(
+            session_key,
+            data,
+            None if user_id is None else user_id.decode(),
+            created_at,
+            saved_at,
+            fields,
+        )
+
+    def _suspicious(self, session_key: str, reason: str) -> None:
+        security_logger.warning(
+            "Session %s holds data this engine did not write (%s); it loads empty and "
+            "is left as it is.",
+            abbreviated(session_key),
+            reason,
+        )
+
+    # exists
+
+    def exists(self, session_key: str) -> bool:
+        """Tell whether a live session is stored under ``session_key``."""
+        try:
+            found = self.client.hexists(self.redis_key(session_key), codec.CREATED)
+        except RedisError as exc:
+            return self._exists_failed(exc)
+        return bool(found)
+
+    async def aexists(self, session_key: str) -> bool:
+        """The asyncio twin of :meth:`exists`."""
+        try:
+            found = await self.aclient.hexists(self.redis_key(session_key), codec.CREATED)
+        except RedisError as exc:
+            return self._exists_failed(exc)
+        return bool(found)
+
+    def _exists_failed(self, exc: RedisError) -> bool:
+        if isinstance(exc, ResponseError) and str(exc).startswith("WRONGTYPE"):
+            return False
+        raise self._unavailable(exc, "look a session up") from exc
+
+    # Writes. Each one is a list of script calls sent in one round trip (one
+    # call alone, or a pipeline); the sync and asyncio twins share everything
+    # but the I/O.
+
+    def _run(self, calls: list[Call], action: str) -> list[Any]:
+        if not calls:
+            return []
+        try:
+            if len(calls) == 1:
+                script, keys, args = calls[0]
+                return [script.run(self.client, keys, args)]
+            pipe = self.client.pipeline(transaction=False)
+            for script, keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            results = pipe.execute(raise_on_error=False)
+            for position, (script, keys, args) in enumerate(calls):
+                # A server that lost its scripts refused to run them: run each
+                # again, which loads it first.
+                if isinstance(results[position], NoScriptError):
+                    results[position] = script.run(self.client, keys, args)
+            self._raise_first_error(results)
+        except RedisError as exc:
+            raise self._unavailable(exc, action) from exc
+        return results
+
+    async def _arun(self, calls: list[Call], action: str) -> list[Any]:
+        if not calls:
+            return []
+        client = self.aclient
+        try:
+            if len(calls) == 1:
+                script, keys, args = calls[0]
+                return [await script.arun(client, keys, args)]
+            pipe = client.pipeline(transaction=False)
+            for script, keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            results = await pipe.execute(raise_on_error=False)
+            for position, (script, keys, args) in enumerate(calls):
+                if isinstance(results[position], NoScriptError):
+                    results[position] = await script.arun(client, keys, args)
+            self._raise_first_error(results)
+        except RedisError as exc:
+            raise self._unavailable(exc, action) from exc
+        return results
+
+    @staticmethod
+    def _raise_first_error(results: list[Any]) -> None:
+        for result in results:
+            if isinstance(result, RedisError):
+                raise result
+
+    # The user index: for each user, a sorted set of their session keys scored
+    # by a time at which the session has surely expired. A session records
+    # that score (#i) and moves its entry only when its expiry passes it, so
+    # an ordinary save does not touch the index.
+
+    def index_key(self, user_id: str) -> str:
+        """Return the Redis key of the index of ``user_id``'s sessions."""
+        return f"{self.prefix}user:{{{user_id}}}"
+
+    @staticmethod
+    def _index_score(now: int, ttl: int) -> int:
+        # A tenth of the TTL ahead of the expiry: the entry moves at most once
+        # per tenth of the session's life.
+        return now + ttl + ttl // 10
+
+    def _index_call(
+        self,
+        user_id: bytes | str,
+        now: int,
+        add: Mapping[str, int] | None = None,
+        remove: Iterable[str] = (),
+    ) -> Call:
+        if isinstance(user_id, bytes):
+            user_id = user_id.decode()
+        args: list[Any] = [now, len(add or ())]
+        for session_key, score in (add or {}).items():
+            args.append(score)
+            args.append(session_key)
+        args.extend(remove)
+        return scripts.INDEX, [self.index_key(user_id)], args
+
+    # create
+
+    def create(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
+        """Store a new session; raise ``CreateError`` if the key is taken.
+
+        A key is taken while it holds a live session or a tombstone. Returns the
+        fields written, to pass to a later :meth:`save`.
+        """
+        fields, calls = self._create_calls(session_key, data, ttl)
+        self._check_created(self._run(calls, "create a session"))
+        return fields
+
+    async def acreate(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
+        """The asyncio twin of :meth:`create`."""
+        fields, calls = self._create_calls(session_key, data, ttl)
+        self._check_created(await self._arun(calls, "create a session"))
+        return fields
+
+    def _create_calls(
+        self, session_key: str, data: Mapping[str, Any], ttl: int
+    ) -> tuple[Fields, list[Call]]:
+        fields = self.codec.encode(data)
+        ttl = int(ttl)
+        if ttl <= 0:
+            # It would expire at once: nothing to keep, nothing to send.
+            return fields, []
+        now = int(time.time())
+        keys = [self.redis_key(session_key)]
+        score: int | str = ""
+        user_id = fields.get(codec.USER_ID)
+        if user_id is not None:
+            score = self._index_score(now, ttl)
+            fields[codec.INDEXED] = str(score).encode()
+            keys.append(self.index_key(user_id.decode()))
+        args: list[Any] = [ttl, now, session_key, score, codec.CREATED, now, codec.SAVED, now]
+        for name, raw in fields.items():
+            args.append(name)
+            args.append(raw)
+        return fields, [(scripts.CREATE, keys, args)]
+
+    @staticmethod
+    def _check_created(results: list[Any]) -> None:
+        if results and results[0] != 1:
+            raise CreateError
+
+    # save
+
+    def save(
+        self,
+        session_key: str,
+        data: Mapping[str, Any],
+        ttl: int,
+        *,
+        snapshot: Mapping[bytes, bytes] | None = None,
+        replace: bool = False,
+    ) -> Fields:
+        """Save ``data`` into the live session ``session_key``.
+
+        Only the fields that differ from ``snapshot`` (the hash as loaded) are
+        written, and the fields of ``snapshot`` that ``data`` no longer has are
+        deleted; fields that other requests changed meanwhile are kept. With
+        ``replace``, every field that ``data`` does not have is deleted. A TTL of
+        zero or less deletes the session.
+
+        Raises ``UpdateError`` if no live session is there: it expired, or it was
+        destroyed (:class:`~redis_sessions.exceptions.SessionDestroyed`), and a
+        save never brings it back. Returns the new snapshot.
+        """
+        fields, calls = self._update_calls(session_key, data, ttl, snapshot or {}, replace)
+        self._check_saved(session_key, self._run(calls, "save a session")[0])
+        return fields
+
+    async def asave(
+        self,
+        session_key: str,
+        data: Mapping[str, Any],
+        ttl: int,
+        *,
+        snapshot: Mapping[bytes, bytes] | None = None,
+        replace: bool = False,
+    ) -> Fields:
+        """The asyncio twin of :meth:`save`."""
+        fields, calls = self._update_calls(session_key, data, ttl, snapshot or {}, replace)
+        self._check_saved(session_key, (await self._arun(calls, "save a session"))[0])
+        return fields
+
+    def _update_calls(
+        self,
+        session_key: str,
+        data: Mapping[str, Any],
+        ttl: int,
+        snapshot: Mapping[bytes, bytes],
+        replace: bool,
+    ) -> tuple[Fields, list[Call]]:
+        fields = self.codec.encode(data)
+        ttl = int(ttl)
+        now = int(time.time())
+        keys = [self.redis_key(session_key)]
+        score: int | str = ""
+        user_id = fields.get(codec.USER_ID)
+        if user_id is not None and ttl > 0:
+            recorded = _as_int(snapshot.get(codec.INDEXED))
+            if user_id != snapshot.get(codec.USER_ID) or recorded < now + ttl:
+                score = self._index_score(now, ttl)
+                fields[codec.INDEXED] = str(score).encode()
+                keys.append(self.index_key(user_id.decode()))
+            else:
+                fields[codec.INDEXED] = snapshot[codec.INDEXED]
+        # An entry the session leaves behind in another user's index (it changed
+        # hands, or lost its user) stays until it expires: reads check each
+        # entry against its session, and never act on one that is not theirs.
+        if replace:
+            to_set = [item for pair in fields.items() for item in pair]
+            to_delete: list[bytes] = []
+        else:
+            to_set, to_delete = codec.changes(fields, snapshot)
+        args: list[Any] = [ttl, "1" if replace else "0", now, session_key, score]
+        args += [len(to_set) // 2 + 1, codec.SAVED, now]
+        args += to_set
+        args += to_delete
+        return fields, [(scripts.UPDATE, keys, args)]
+
+    @staticmethod
+    def _check_saved(session_key: str, saved: Any) -> None:
+        if saved == 1:
+            return
+        if saved == -1:
+            logger.info(
+                "A save of session %s was refused: it was destroyed by another request.",
+                abbreviated(session_key),
+            )
+            raise SessionDestroyed("The session was destroyed by another request.")
+        raise UpdateError("The session expired or was never created.")
+
+    # destroy
+
+    def destroy(self, session_key: str, *, user_id: str | None = None) -> bool:
+        """Replace a live session by a tombstone that lives ``tombstone_ttl`` seconds.
+
+        ``user_id``, when the caller knows whose session it is, takes the entry
+        out of that user's index in the same script. Returns whether a live
+        session was there.
+        """
+        calls = [self._destroy_call(session_key, user_id)]
+        return bool(self._run(calls, "destroy a session")[0] != 0)
+
+    async def adestroy(self, session_key: str, *, user_id: str | None = None) -> bool:
+        """The asyncio twin of :meth:`destroy`."""
+        calls = [self._destroy_call(session_key, user_id)]
+        return bool((await self._arun(calls, "destroy a session"))[0] != 0)
+
+    def _destroy_call(self, session_key: str, user_id: str | None, *, only_of: str = "") -> Call:
+        # Without the user id, the entry in that user's index stays until it
+        # expires: reads check each entry against its session.
+        keys = [self.redis_key(session_key)]
+        if user_id is not None:
+            keys.append(self.index_key(user_id))
+        args: list[Any] = [self.tombstone_ttl, int(time.time()), session_key, only_of]
+        return scripts.DESTROY, keys, args
+
+    # cycle
+
+    def cycle(
+        self,
+        old_key: str,
+        new_key: str,
+        data: Mapping[str, Any],
+        ttl: int,
+        *,
+        old_user_id: str | None = None,
+    ) -> Fields:
+        """Create ``new_key`` with ``data`` and destroy ``old_key``, in one round trip.
+
+        Raises ``CreateError`` if ``new_key`` is taken; ``old_key`` is destroyed
+        all the same, so the caller creates the data under another key.
+        """
+        fields, calls = self._cycle_calls(old_key, new_key, data, ttl, old_user_id)
+        self._check_created(self._run(calls, "cycle a session key")[:-1])
+        return fields
+
+    async def acycle(
+        self,
+        old_key: str,
+        new_key: str,
+        data: Mapping[str, Any],
+        ttl: int,
+        *,
+        old_user_id: str | None = None,
+    ) -> Fields:
+        """The asyncio twin of :meth:`cycle`."""
+        fields, calls = self._cycle_calls(old_key, new_key, data, ttl, old_user_id)
+        self._check_created((await self._arun(calls, "cycle a session key"))[:-1])
+        return fields
+
+    def _cycle_calls(
+        self,
+        old_key: str,
+        new_key: str,
+        data: Mapping[str, Any],
+        ttl: int,
+        old_user_id: str | None,
+    ) -> tuple[Fields, list[Call]]:
+        # The create (none if the TTL is over) and then the destroy, each
+        # moving its user's index entry, in one pipeline.
+        fields, calls = self._create_calls(new_key, data, ttl)
+        calls.append(self._destroy_call(old_key, old_user_id))
+        return fields, calls
+
+    # touch
+
+    def touch(self, session_key: str, ttl: int) -> bool:
+        """Give a live session a new time to live, and change nothing else.
+
+        A tombstone is never extended and nothing is created. Returns whether a
+        live session was there.
+        """
+        calls, now, score = self._touch_calls(session_key, ttl)
+        touched = self._run(calls, "touch a session")[0]
+        if isinstance(touched, bytes):
+            self._run(
+                [self._index_call(touched, now, add={session_key: score})],
+                "update a user's session index",
+            )
+        return bool(touched != 0)
+
+    async def atouch(self, session_key: str, ttl: int) -> bool:
+        """The asyncio twin of :meth:`touch`."""
+        calls, now, score = self._touch_calls(session_key, ttl)
+        touched = (await self._arun(calls, "touch a session"))[0]
+        if isinstance(touched, bytes):
+            await self._arun(
+                [self._index_call(touched, now, add={session_key: score})],
+                "update a user's session index",
+            )
+        return bool(touched != 0)
+
+    def _touch_calls(self, session_key: str, ttl: int) -> tuple[list[Call], int, int]:
+        ttl = int(ttl)
+        if ttl <= 0:
+            raise ValueError(f"touch() needs a TTL above zero, not {ttl}; use destroy().")
+        now = int(time.time())
+        score = self._index_score(now, ttl)
+        args: list[Any] = [ttl, now + ttl, score]
+        return [(scripts.TOUCH, [self.redis_key(session_key)], args)], now, score
+
+    # set
+
+    def set(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
+        """Store ``data`` as the whole session ``session_key``, live or new.
+
+        Raises :class:`~redis_sessions.exceptions.SessionDestroyed` for a
+        destroyed session: even this never brings one back.
+        """
+        try:
+            return self.save(session_key, data, ttl, replace=True)
+        except SessionDestroyed:
+            raise
+        except UpdateError:
+            return self.create(session_key, data, ttl)
+
+    async def aset(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
+        """The asyncio twin of :meth:`set`."""
+        try:
+            return await self.asave(session_key, data, ttl, replace=True)
+        except SessionDestroyed:
+            raise
+        except UpdateError:
+            return await self.acreate(session_key, data, ttl)
+
+    def _unavailable(self, exc: RedisError, action: str) -> StoreUnavailable:
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            advice = "Check that the server is up and reachable."
+        else:
+            advice = "The server refused the command; nothing was changed."
+        return StoreUnavailable(
+            f"Redis at {describe(self.client)} could not {action} "
+            f"({type(exc).__name__}: {exc}). {advice}"
+        )
