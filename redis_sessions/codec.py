@@ -7,10 +7,11 @@ Field names:
 
 * a session key that does not start with ``#`` is stored under its own name;
 * a session key that starts with ``#`` is stored with one more ``#`` in front;
-* a name with exactly one leading ``#`` is engine metadata: ``#c`` (created, unix
-  seconds), ``#m`` (last saved), ``#u`` (the user id, copied from
-  ``_auth_user_id``), ``#i`` (the expiry bound recorded in the user's index) and
-  ``#x`` (a tombstone's time of destruction).
+* a name with exactly one leading ``#`` is the engine's: ``#c`` (created, unix
+  seconds), ``#m`` (last saved), ``#u`` (the user id: ``_auth_user_id``, always
+  stored as it is), ``#b`` and ``#h`` (``_auth_user_backend`` and
+  ``_auth_user_hash``, under short names), ``#i`` (the expiry bound recorded in
+  the user's index) and ``#x`` (a tombstone's time of destruction).
 
 Values: with Django's ``JSONSerializer`` (the default), a ``str`` that does not
 start with a NUL byte is stored as its UTF-8 text, without JSON's quotes; any
@@ -32,14 +33,26 @@ from django.core.signing import JSONSerializer
 CREATED = b"#c"
 SAVED = b"#m"
 USER_ID = b"#u"
+BACKEND = b"#b"
+AUTH_HASH = b"#h"
 DESTROYED = b"#x"
 INDEXED = b"#i"
 
 #: The session key whose value Django's auth stores the user id under.
 AUTH_USER_ID_KEY = "_auth_user_id"
 
+#: Short names for the keys Django's auth puts in every logged-in session, when
+#: their values are strings, as Django makes them: about 50 bytes a session.
+ALIASES = {
+    AUTH_USER_ID_KEY: USER_ID,
+    "_auth_user_backend": BACKEND,
+    "_auth_user_hash": AUTH_HASH,
+}
+_ALIASED = {name: key for key, name in ALIASES.items()}
+
 _TAGGED = b"\x00"
-_USER_FIELDS = (USER_ID, INDEXED)
+# Metadata that follows the data: gone when the user's keys are gone.
+_USER_FIELDS = (USER_ID, INDEXED, BACKEND, AUTH_HASH)
 
 Fields = dict[bytes, bytes]
 
@@ -87,9 +100,18 @@ class FieldCodec:
                     f"Session keys must be strings, not {type(key).__name__}: {key!r}; "
                     "nothing was saved."
                 )
-            name = key.encode()
-            if name[:1] == b"#":
-                name = b"#" + name
+            alias = ALIASES.get(key) if type(value) is str else None
+            if alias is None:
+                name = key.encode()
+                if name[:1] == b"#":
+                    name = b"#" + name
+            elif alias == USER_ID:
+                # The user id is stored as it is, whatever the serializer: the
+                # scripts and the user index read it.
+                fields[USER_ID] = value.encode()
+                continue
+            else:
+                name = alias
             if bare_strings:
                 kind = type(value)
                 if kind is str and value[:1] != "\x00":
@@ -103,7 +125,8 @@ class FieldCodec:
             except (TypeError, ValueError) as exc:
                 raise self._unencodable(key, value) from exc
         user_id = data.get(AUTH_USER_ID_KEY)
-        if user_id is not None:
+        if user_id is not None and USER_ID not in fields:
+            # A user id that is not a string keeps its own field; #u copies it.
             fields[USER_ID] = str(user_id).encode()
         return fields
 
@@ -120,25 +143,32 @@ class FieldCodec:
         Raises :class:`CorruptSession` if any field cannot be decoded.
         """
         data: dict[str, Any] = {}
-        bare_strings = self.bare_strings
-        loads = self._loads
+        user_id: str | None = None
         try:
             for name, raw in fields.items():
                 if name[:1] == b"#":
-                    if name[1:2] != b"#":
-                        continue
-                    name = name[1:]
-                if raw[:1] == _TAGGED:
-                    data[name.decode()] = loads(raw[1:])
-                elif bare_strings:
-                    data[name.decode()] = raw.decode()
-                else:
-                    raise CorruptSession("a value without the serializer's tag")
+                    if name[1:2] == b"#":
+                        data[name[1:].decode()] = self._decode_value(raw)
+                    elif name == USER_ID:
+                        user_id = raw.decode()
+                    elif name in _ALIASED:
+                        data[_ALIASED[name]] = self._decode_value(raw)
+                    continue
+                data[name.decode()] = self._decode_value(raw)
         except CorruptSession:
             raise
         except Exception as exc:  # Any serializer may raise anything on bad input.
             raise CorruptSession(f"{type(exc).__name__} while decoding a field") from exc
+        if user_id is not None:
+            data.setdefault(AUTH_USER_ID_KEY, user_id)
         return data
+
+    def _decode_value(self, raw: bytes) -> Any:
+        if raw[:1] == _TAGGED:
+            return self._loads(raw[1:])
+        if self.bare_strings:
+            return raw.decode()
+        raise CorruptSession("a value without the serializer's tag")
 
 
 _json_encoder = json.JSONEncoder(separators=(",", ":"))

@@ -85,10 +85,7 @@ print("hash after logout", hash_fields(session_key))
 print(manager.redis_key(session_key))
 """
 
-LOGGED_IN_FIELDS = [
-    "#c", "#i", "#m", "#u",
-    "_auth_user_backend", "_auth_user_hash", "_auth_user_id", "colour", "visits",
-]  # fmt: skip
+LOGGED_IN_FIELDS = ["#b", "#c", "#h", "#i", "#m", "#u", "colour", "visits"]
 
 WALK_OUTPUT = [
     "home 200 visits 1",

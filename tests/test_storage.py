@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import cast
 
 import pytest
 import redis
@@ -211,3 +212,63 @@ def test_every_character_of_new_keys_is_about_equally_likely() -> None:
     # bytes to characters would be off by far more than this margin.
     assert len(counts) == 32
     assert all(1700 < count < 2300 for count in counts.values())
+
+
+def test_djangos_auth_keys_are_stored_under_short_names(redis_client: redis.Redis) -> None:
+    session = saved_session(
+        _auth_user_id="42",
+        _auth_user_backend="django.contrib.auth.backends.ModelBackend",
+        _auth_user_hash=AUTH_HASH,
+    )
+
+    stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+    loaded = SessionStore(session.session_key).load()
+
+    assert {name: stored[name] for name in (b"#u", b"#b", b"#h")} == {
+        b"#u": b"42",
+        b"#b": b"django.contrib.auth.backends.ModelBackend",
+        b"#h": AUTH_HASH.encode(),
+    }
+    assert not any(name.startswith(b"_auth") for name in cast("dict[bytes, bytes]", stored))
+    assert loaded == {
+        "_auth_user_id": "42",
+        "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+        "_auth_user_hash": AUTH_HASH,
+    }
+
+
+def test_a_user_id_that_is_not_a_string_keeps_its_own_field(redis_client: redis.Redis) -> None:
+    session = saved_session(_auth_user_id=42)
+
+    stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+
+    assert stored[b"_auth_user_id"] == b"\x0042"
+    assert stored[b"#u"] == b"42"
+    assert SessionStore(session.session_key).load() == {"_auth_user_id": 42}
+
+
+def test_logging_out_by_removing_the_auth_keys_removes_their_fields(
+    redis_client: redis.Redis,
+) -> None:
+    session = saved_session(_auth_user_id="7", _auth_user_backend="b", _auth_user_hash="h", a=1)
+    request = SessionStore(session.session_key)
+    for key in ("_auth_user_id", "_auth_user_backend", "_auth_user_hash"):
+        del request[key]
+    request.save()
+
+    stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+    assert set(stored) == {b"#c", b"#m", b"a"}
+    assert SessionStore(session.session_key).load() == {"a": 1}
+
+
+def test_with_another_serializer_the_user_id_is_still_stored_as_it_is(
+    redis_client: redis.Redis,
+) -> None:
+    with override_settings(SESSION_SERIALIZER="tests.serializers.TaggingSerializer"):
+        session = saved_session(_auth_user_id="42", _auth_user_backend="b")
+        stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+        loaded = SessionStore(session.session_key).load()
+
+    assert stored[b"#u"] == b"42"
+    assert stored[b"#b"] == b'\x00tagged:"b"'
+    assert loaded == {"_auth_user_id": "42", "_auth_user_backend": "b"}

@@ -24,7 +24,9 @@ VISITS = "visits"
 METADATA = {
     b"#c": "created (unix time)",
     b"#m": "last saved (unix time)",
-    b"#u": "user id, copied from _auth_user_id",
+    b"#u": "user id: _auth_user_id, stored as it is",
+    b"#b": "_auth_user_backend, under a short name",
+    b"#h": "_auth_user_hash, under a short name",
     b"#i": "expiry bound recorded in the user's session index (unix time)",
     b"#x": "tombstone: destroyed at (unix time)",
 }
