@@ -13,15 +13,13 @@
 -- tombstone or a value of another kind: the caller draws another key.
 
 --! include lib/user_index.lua
+--! include lib/slices.lua
 
 local key = KEYS[1]
 if redis.call('EXISTS', key) == 1 then
   return 0
 end
--- HSET in slices: unpack() has a limit on how many values it can spread.
-for first = 5, #ARGV, 1000 do
-  redis.call('HSET', key, unpack(ARGV, first, math.min(first + 999, #ARGV)))
-end
+call_in_slices('HSET', key, 5, #ARGV)
 redis.call('EXPIRE', key, ARGV[1])
 if KEYS[2] then
   set_index_entry(KEYS[2], tonumber(ARGV[2]), ARGV[3], ARGV[4])

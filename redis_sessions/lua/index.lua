@@ -15,17 +15,13 @@
 -- this script serves bulk work (pruning, logging a user out everywhere).
 
 --! include lib/user_index.lua
+--! include lib/slices.lua
 
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
 local pruned = prune_index(key, now)
 local last_add = 2 + 2 * tonumber(ARGV[2])
--- Slices of 1000: unpack() has a limit on how many values it can spread.
-for first = 3, last_add, 1000 do
-  redis.call('ZADD', key, unpack(ARGV, first, math.min(first + 999, last_add)))
-end
-for first = last_add + 1, #ARGV, 1000 do
-  redis.call('ZREM', key, unpack(ARGV, first, math.min(first + 999, #ARGV)))
-end
+call_in_slices('ZADD', key, 3, last_add)
+call_in_slices('ZREM', key, last_add + 1, #ARGV)
 expire_index(key, now)
 return pruned

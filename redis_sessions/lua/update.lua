@@ -19,6 +19,7 @@
 -- brought back, however late this save comes.
 
 --! include lib/user_index.lua
+--! include lib/slices.lua
 
 local key = KEYS[1]
 -- pcall: a key of another type answers with an error, which is not 1.
@@ -36,13 +37,8 @@ end
 local last_set = 6 + 2 * tonumber(ARGV[6])
 -- Writes come before deletes: when Redis is out of memory the first write is
 -- refused, and then nothing at all has changed.
--- Slices of 1000: unpack() has a limit on how many values it can spread.
-for first = 7, last_set, 1000 do
-  redis.call('HSET', key, unpack(ARGV, first, math.min(first + 999, last_set)))
-end
-for first = last_set + 1, #ARGV, 1000 do
-  redis.call('HDEL', key, unpack(ARGV, first, math.min(first + 999, #ARGV)))
-end
+call_in_slices('HSET', key, 7, last_set)
+call_in_slices('HDEL', key, last_set + 1, #ARGV)
 if ARGV[2] == '1' then
   local keep = {['#c'] = true}
   for i = 7, last_set, 2 do
