@@ -168,7 +168,9 @@ def client_of(name: str) -> redis.Redis:
     if name == ENGINE:
         from redis_sessions.manager import get_manager
 
-        return get_manager().client
+        client = get_manager().client
+        assert isinstance(client, redis.Redis)
+        return client
     if name == CACHE_DJANGO_REDIS:
         return caches[DJANGO_REDIS_ALIAS].client.get_client(write=True)  # type: ignore[attr-defined,no-any-return]
     return caches[BUILTIN_ALIAS]._cache.get_client(write=True)  # type: ignore[attr-defined,no-any-return]

@@ -8,9 +8,10 @@ which connects to it. All of them carry the tag ``redis_sessions``.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.apps import AppConfig
@@ -18,11 +19,14 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from redis import ConnectionPool, Redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.exceptions import RedisError, ResponseError
 from redis.retry import Retry
+from redis.sentinel import SentinelConnectionPool
 
 from redis_sessions.conf import DEFAULTS
-from redis_sessions.connection import client_from_settings, describe
+from redis_sessions.connection import Client, client_from_settings, describe, parse_address
+from redis_sessions.exceptions import StoreUnavailable
 
 URL_SCHEMES = ("redis", "rediss", "unix")
 
@@ -135,15 +139,25 @@ def check_settings(
                     id="redis_sessions.E009",
                 )
             )
-    if type(values["REVOKE_ON_PASSWORD_CHANGE"]) is not bool:
+    for name in ("REVOKE_ON_PASSWORD_CHANGE", "USER_INDEX", "TLS_CHECK_HOSTNAME"):
+        if type(values[name]) is not bool:
+            errors.append(
+                Error(
+                    f"REDIS_SESSIONS[{name!r}] must be True or False, not {values[name]!r}.",
+                    hint=f"The default is {DEFAULTS[name]}.",
+                    id="redis_sessions.E011",
+                )
+            )
+    if values["REVOKE_ON_PASSWORD_CHANGE"] is True and values["USER_INDEX"] is not True:
         errors.append(
-            Error(
-                "REDIS_SESSIONS['REVOKE_ON_PASSWORD_CHANGE'] must be True or False, not "
-                f"{values['REVOKE_ON_PASSWORD_CHANGE']!r}.",
-                hint="The default is False.",
-                id="redis_sessions.E011",
+            Warning(
+                "REDIS_SESSIONS['REVOKE_ON_PASSWORD_CHANGE'] is on without USER_INDEX: each "
+                "password change walks every session to find the user's.",
+                hint="Set USER_INDEX to True on a store of more than a few thousand sessions.",
+                id="redis_sessions.W003",
             )
         )
+    errors += _topology_messages(user, values)
     if hasattr(settings, "SESSION_REDIS") and not hasattr(settings, "REDIS_SESSIONS"):
         errors.append(
             Warning(
@@ -152,6 +166,125 @@ def check_settings(
                 hint="Move the connection into REDIS_SESSIONS, e.g. "
                 "REDIS_SESSIONS = {'URL': 'redis://host:port/db', 'PREFIX': 'session:'}.",
                 id="redis_sessions.W002",
+            )
+        )
+    return errors
+
+
+def _topology_messages(user: Mapping[str, Any], values: Mapping[str, Any]) -> list[CheckMessage]:
+    """Credentials, TLS, Sentinel, Cluster and replica acknowledgement."""
+    errors: list[CheckMessage] = []
+    for name in (
+        "USERNAME",
+        "PASSWORD",
+        "SENTINEL_SERVICE",
+        "SENTINEL_USERNAME",
+        "SENTINEL_PASSWORD",
+    ):
+        if values[name] is not None and not isinstance(values[name], str):
+            errors.append(
+                Error(
+                    f"REDIS_SESSIONS[{name!r}] must be a string or None, not "
+                    f"{type(values[name]).__name__}.",
+                    hint="Read secrets from the environment, e.g. os.environ['REDIS_PASSWORD'].",
+                    id="redis_sessions.E012",
+                )
+            )
+    for name in ("TLS_CA_CERTS", "TLS_CERTFILE", "TLS_KEYFILE"):
+        path = values[name]
+        if path is not None and (not isinstance(path, str) or not os.path.isfile(path)):
+            errors.append(
+                Error(
+                    f"REDIS_SESSIONS[{name!r}] must name a readable file, not {path!r}.",
+                    hint="Give the absolute path of a PEM file.",
+                    id="redis_sessions.E013",
+                )
+            )
+    url = values["URL"]
+    tls_files = [name for name in ("TLS_CA_CERTS", "TLS_CERTFILE", "TLS_KEYFILE") if user.get(name)]
+    if tls_files and isinstance(url, str) and urlsplit(url).scheme != "rediss":
+        errors.append(
+            Warning(
+                f"REDIS_SESSIONS sets {', '.join(tls_files)} but URL is not rediss://: "
+                "the connection is not encrypted and they are ignored.",
+                hint="Use a rediss:// URL to connect over TLS.",
+                id="redis_sessions.W004",
+            )
+        )
+    modes = [name for name in ("CACHE_ALIAS", "SENTINELS", "CLUSTER_NODES") if values[name]]
+    if len(modes) > 1:
+        errors.append(
+            Error(
+                f"REDIS_SESSIONS sets {' and '.join(modes)}; choose one way to reach Redis.",
+                hint="CACHE_ALIAS reuses a django-redis client; SENTINELS and CLUSTER_NODES "
+                "make the engine's own.",
+                id="redis_sessions.E014",
+            )
+        )
+    for name in ("SENTINELS", "CLUSTER_NODES"):
+        addresses = values[name]
+        if addresses is None:
+            continue
+        if not isinstance(addresses, (list, tuple)) or not addresses:
+            problem = "must be a non-empty list"
+        else:
+            problem = ""
+            for address in addresses:
+                try:
+                    parse_address(address)
+                except ValueError as exc:
+                    problem = f"has an address that is not 'host:port': {exc}"
+                    break
+        if problem:
+            errors.append(
+                Error(
+                    f"REDIS_SESSIONS[{name!r}] {problem}.",
+                    hint="For example ['10.0.0.1:26379', '10.0.0.2:26379'].",
+                    id="redis_sessions.E015",
+                )
+            )
+    if values["SENTINELS"] and not values["SENTINEL_SERVICE"]:
+        errors.append(
+            Error(
+                "REDIS_SESSIONS['SENTINELS'] is set without SENTINEL_SERVICE.",
+                hint="Give the name the sentinels monitor the primary under (sentinel monitor "
+                "<name> ...).",
+                id="redis_sessions.E016",
+            )
+        )
+    if (
+        values["CLUSTER_NODES"]
+        and isinstance(url, str)
+        and urlsplit(url).path.strip("/")
+        not in (
+            "",
+            "0",
+        )
+    ):
+        errors.append(
+            Error(
+                "REDIS_SESSIONS['CLUSTER_NODES'] is set and URL names a database other than 0.",
+                hint="Redis Cluster has database 0 only; use PREFIX to keep sites apart.",
+                id="redis_sessions.E017",
+            )
+        )
+    acks, timeout = values["MIN_REPLICAS_ACK"], values["REPLICAS_ACK_TIMEOUT"]
+    if type(acks) is not int or acks < 0:
+        errors.append(
+            Error(
+                "REDIS_SESSIONS['MIN_REPLICAS_ACK'] must be an integer of 0 or more, "
+                f"not {acks!r}.",
+                hint="0, the default, waits for no replica.",
+                id="redis_sessions.E018",
+            )
+        )
+    if type(timeout) not in (int, float) or timeout <= 0:
+        errors.append(
+            Error(
+                "REDIS_SESSIONS['REPLICAS_ACK_TIMEOUT'] must be a positive number of seconds, "
+                f"not {timeout!r}.",
+                hint=f"The default is {DEFAULTS['REPLICAS_ACK_TIMEOUT']}.",
+                id="redis_sessions.E018",
             )
         )
     return errors
@@ -167,12 +300,12 @@ def check_server(
         return []
     try:
         client, owned = client_from_settings()
-    except ValueError as exc:
+    except (ValueError, StoreUnavailable) as exc:
         return [_unreachable(f"Cannot make a client for the session store: {exc}")]
     try:
         probe = _probe_client(client)
     finally:
-        if owned:
+        if owned and probe is not client:
             client.close()
     where = describe(probe)
     try:
@@ -231,8 +364,17 @@ def _unreachable(message: str) -> Error:
     )
 
 
-def _probe_client(client: Redis) -> Redis:
-    """A client of the same server as ``client`` that gives up quickly and never retries."""
+def _probe_client(client: Client) -> Redis:
+    """A client of the same server as ``client`` that gives up quickly and never retries.
+
+    On a cluster, a client of one of its nodes; through Sentinel, the client
+    itself (its connections find the primary through the sentinels).
+    """
+    if isinstance(client, RedisCluster):
+        node = client.get_random_node()  # type: ignore[no-untyped-call]
+        client = cast("Redis", node.redis_connection)
+    if isinstance(client.connection_pool, SentinelConnectionPool):
+        return client
     pool = client.connection_pool
     kwargs = dict(pool.connection_kwargs)
     for name in ("socket_connect_timeout", "socket_timeout"):

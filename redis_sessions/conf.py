@@ -21,6 +21,20 @@ DEFAULTS: dict[str, Any] = {
     "SOCKET_CONNECT_TIMEOUT": 2.0,
     "SOCKET_TIMEOUT": 2.0,
     "REVOKE_ON_PASSWORD_CHANGE": False,
+    "USER_INDEX": False,
+    "USERNAME": None,
+    "PASSWORD": None,
+    "TLS_CA_CERTS": None,
+    "TLS_CERTFILE": None,
+    "TLS_KEYFILE": None,
+    "TLS_CHECK_HOSTNAME": True,
+    "SENTINELS": None,
+    "SENTINEL_SERVICE": None,
+    "SENTINEL_USERNAME": None,
+    "SENTINEL_PASSWORD": None,
+    "CLUSTER_NODES": None,
+    "MIN_REPLICAS_ACK": 0,
+    "REPLICAS_ACK_TIMEOUT": 0.5,
 }
 
 
@@ -69,6 +83,62 @@ class Settings:
     @property
     def REVOKE_ON_PASSWORD_CHANGE(self) -> bool:
         return self._get("REVOKE_ON_PASSWORD_CHANGE")  # type: ignore[no-any-return]
+
+    @property
+    def USER_INDEX(self) -> bool:
+        return self._get("USER_INDEX")  # type: ignore[no-any-return]
+
+    @property
+    def USERNAME(self) -> str | None:
+        return self._get("USERNAME")  # type: ignore[no-any-return]
+
+    @property
+    def PASSWORD(self) -> str | None:
+        return self._get("PASSWORD")  # type: ignore[no-any-return]
+
+    @property
+    def TLS_CA_CERTS(self) -> str | None:
+        return self._get("TLS_CA_CERTS")  # type: ignore[no-any-return]
+
+    @property
+    def TLS_CERTFILE(self) -> str | None:
+        return self._get("TLS_CERTFILE")  # type: ignore[no-any-return]
+
+    @property
+    def TLS_KEYFILE(self) -> str | None:
+        return self._get("TLS_KEYFILE")  # type: ignore[no-any-return]
+
+    @property
+    def TLS_CHECK_HOSTNAME(self) -> bool:
+        return self._get("TLS_CHECK_HOSTNAME")  # type: ignore[no-any-return]
+
+    @property
+    def SENTINELS(self) -> list[str | tuple[str, int]] | None:
+        return self._get("SENTINELS")  # type: ignore[no-any-return]
+
+    @property
+    def SENTINEL_SERVICE(self) -> str | None:
+        return self._get("SENTINEL_SERVICE")  # type: ignore[no-any-return]
+
+    @property
+    def SENTINEL_USERNAME(self) -> str | None:
+        return self._get("SENTINEL_USERNAME")  # type: ignore[no-any-return]
+
+    @property
+    def SENTINEL_PASSWORD(self) -> str | None:
+        return self._get("SENTINEL_PASSWORD")  # type: ignore[no-any-return]
+
+    @property
+    def CLUSTER_NODES(self) -> list[str | tuple[str, int]] | None:
+        return self._get("CLUSTER_NODES")  # type: ignore[no-any-return]
+
+    @property
+    def MIN_REPLICAS_ACK(self) -> int:
+        return self._get("MIN_REPLICAS_ACK")  # type: ignore[no-any-return]
+
+    @property
+    def REPLICAS_ACK_TIMEOUT(self) -> float:
+        return self._get("REPLICAS_ACK_TIMEOUT")  # type: ignore[no-any-return]
 
 
 conf = Settings()

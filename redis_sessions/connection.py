@@ -1,34 +1,209 @@
-"""Making the Redis client the engine talks through, from the settings."""
+"""Making the Redis clients the engine talks through, from the settings.
+
+Four ways to reach the sessions' server, chosen by ``REDIS_SESSIONS``:
+
+- one server, by ``URL`` (``redis://``, ``rediss://`` for TLS, ``unix://``);
+- a Sentinel group, by ``SENTINELS`` and ``SENTINEL_SERVICE``;
+- a Redis Cluster, by ``CLUSTER_NODES``;
+- the client of a django-redis cache, by ``CACHE_ALIAS`` (a plain or a
+  Sentinel-backed one).
+
+Each gives a sync client and a factory of asyncio clients for the same server,
+database and credentials; :mod:`redis_sessions.loops` makes one asyncio client
+per event loop with it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeAlias
+from urllib.parse import unquote, urlsplit
+
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.asyncio.sentinel
+import redis.cluster
+import redis.sentinel
+from django.core.exceptions import ImproperlyConfigured
 from redis import Redis
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from redis_sessions.conf import conf
+from redis_sessions.exceptions import StoreUnavailable
+from redis_sessions.loops import ASYNC_MAX_CONNECTIONS, AsyncClient, async_twin
+
+#: A sync client: one server (plain or through Sentinel) or a cluster.
+Client: TypeAlias = Redis | RedisCluster
+
+#: ``(host, port)``, or ``"host:port"`` as the settings may give it.
+Address = str | tuple[str, int] | list[Any]
 
 
-def client_from_settings() -> tuple[Redis, bool]:
-    """Return ``(client, owned)`` for the current ``REDIS_SESSIONS``.
+class Connection(NamedTuple):
+    """The clients of the configured store."""
 
-    ``owned`` is False when the client belongs to a django-redis cache
-    (``CACHE_ALIAS``): the engine must not close it.
-    """
+    #: The sync client.
+    client: Client
+    #: False when the client belongs to a django-redis cache (``CACHE_ALIAS``):
+    #: the engine must not close it.
+    owned: bool
+    #: Makes an asyncio client of the same server; called once per event loop.
+    async_factory: Callable[[], AsyncClient]
+
+
+def parse_address(address: Address) -> tuple[str, int]:
+    """Return ``(host, port)`` from ``"host:port"`` or a pair; raise ValueError if neither."""
+    if isinstance(address, str):
+        name, separator, number = address.rpartition(":")
+        if not separator or not name:
+            raise ValueError(f"{address!r} is not 'host:port'")
+        return name.strip("[]"), int(number)
+    if isinstance(address, (tuple, list)) and len(address) == 2:
+        host, port = address
+        if isinstance(host, str) and type(port) is int:
+            return host, port
+    raise ValueError(f"{address!r} is not 'host:port' nor (host, port)")
+
+
+def _url_options() -> dict[str, Any]:
+    """What the data nodes' connections take from ``URL`` and the credential and TLS keys."""
+    parts = urlsplit(conf.URL)
+    options: dict[str, Any] = {
+        "socket_connect_timeout": conf.SOCKET_CONNECT_TIMEOUT,
+        "socket_timeout": conf.SOCKET_TIMEOUT,
+    }
+    if parts.username:
+        options["username"] = unquote(parts.username)
+    if parts.password:
+        options["password"] = unquote(parts.password)
+    if conf.USERNAME is not None:
+        options["username"] = conf.USERNAME
+    if conf.PASSWORD is not None:
+        options["password"] = conf.PASSWORD
+    path = parts.path.strip("/")
+    if path.isdigit():
+        options["db"] = int(path)
+    if parts.scheme == "rediss":
+        options.update(tls_options())
+    return options
+
+
+def tls_options() -> dict[str, Any]:
+    """redis-py's ``ssl_*`` arguments from the ``TLS_*`` keys."""
+    options: dict[str, Any] = {
+        "ssl": True,
+        "ssl_check_hostname": conf.TLS_CHECK_HOSTNAME,
+        "ssl_cert_reqs": "required",
+    }
+    if conf.TLS_CA_CERTS is not None:
+        options["ssl_ca_certs"] = conf.TLS_CA_CERTS
+    if conf.TLS_CERTFILE is not None:
+        options["ssl_certfile"] = conf.TLS_CERTFILE
+    if conf.TLS_KEYFILE is not None:
+        options["ssl_keyfile"] = conf.TLS_KEYFILE
+    return options
+
+
+def connection_from_settings() -> Connection:
+    """Make the clients that ``REDIS_SESSIONS`` describes."""
     alias = conf.CACHE_ALIAS
     if alias:
         from django_redis import get_redis_connection
 
-        return get_redis_connection(alias, write=True), False
-    client = Redis.from_url(
-        conf.URL,
-        socket_connect_timeout=conf.SOCKET_CONNECT_TIMEOUT,
-        socket_timeout=conf.SOCKET_TIMEOUT,
+        client = get_redis_connection(alias, write=True)
+        return Connection(client, False, lambda: async_twin(client))
+    if conf.CLUSTER_NODES:
+        return _cluster(conf.CLUSTER_NODES)
+    if conf.SENTINELS:
+        return _sentinel(conf.SENTINELS)
+    options = _url_options()
+    # The scheme already says TLS (rediss://); the ssl_* keys ride along.
+    options.pop("ssl", None)
+    client = Redis.from_url(conf.URL, **options)
+    return Connection(client, True, lambda: async_twin(client))
+
+
+def _sentinel(addresses: Sequence[Address]) -> Connection:
+    service = conf.SENTINEL_SERVICE
+    if not service:
+        raise ImproperlyConfigured("REDIS_SESSIONS['SENTINELS'] needs SENTINEL_SERVICE.")
+    sentinels = [parse_address(address) for address in addresses]
+    options = _url_options()
+    sentinel_options: dict[str, Any] = {
+        "socket_connect_timeout": conf.SOCKET_CONNECT_TIMEOUT,
+        "socket_timeout": conf.SOCKET_TIMEOUT,
+    }
+    if conf.SENTINEL_USERNAME is not None:
+        sentinel_options["username"] = conf.SENTINEL_USERNAME
+    if conf.SENTINEL_PASSWORD is not None:
+        sentinel_options["password"] = conf.SENTINEL_PASSWORD
+    sync = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        sentinels, sentinel_kwargs=sentinel_options, **options
     )
-    return client, True
+    client: Redis = sync.master_for(service)  # type: ignore[no-untyped-call]
+
+    def asyncio_client() -> AsyncClient:
+        group = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+            sentinels, sentinel_kwargs=sentinel_options, **options
+        )
+        primary: AsyncClient = group.master_for(service, max_connections=ASYNC_MAX_CONNECTIONS)
+        return primary
+
+    return Connection(client, True, asyncio_client)
 
 
-def describe(client: Redis) -> str:
+def _cluster(addresses: Sequence[Address]) -> Connection:
+    seeds = [parse_address(address) for address in addresses]
+    options = _url_options()
+    if options.pop("db", 0):
+        raise ImproperlyConfigured("Redis Cluster has database 0 only; remove it from the URL.")
+    nodes = [redis.cluster.ClusterNode(host, port) for host, port in seeds]  # type: ignore[no-untyped-call]
+    try:
+        # A cluster client asks a seed for the cluster's layout as it is made.
+        client = RedisCluster(startup_nodes=nodes, **options)
+    except (RedisError, RedisClusterException) as exc:
+        raise StoreUnavailable(
+            f"No node of the Redis Cluster {', '.join(f'{h}:{p}' for h, p in seeds)} "
+            f"answered ({type(exc).__name__}: {exc}). Check CLUSTER_NODES."
+        ) from exc
+
+    def asyncio_client() -> AsyncClient:
+        return redis.asyncio.cluster.RedisCluster(
+            startup_nodes=[
+                redis.asyncio.cluster.ClusterNode(host, port, max_connections=ASYNC_MAX_CONNECTIONS)
+                for host, port in seeds
+            ],
+            **options,
+        )
+
+    return Connection(client, True, asyncio_client)
+
+
+def client_from_settings() -> tuple[Client, bool]:
+    """Return ``(client, owned)`` for the current ``REDIS_SESSIONS``."""
+    connection = connection_from_settings()
+    return connection.client, connection.owned
+
+
+def is_cluster(client: object) -> bool:
+    """Whether ``client`` talks to a Redis Cluster (sync or asyncio)."""
+    return isinstance(client, (RedisCluster, redis.asyncio.cluster.RedisCluster))
+
+
+def describe(client: Client) -> str:
     """Say which server a client talks to, without credentials."""
-    kwargs = client.connection_pool.connection_kwargs
+    if isinstance(client, RedisCluster):
+        primaries = client.get_primaries()  # type: ignore[no-untyped-call]
+        nodes = sorted(f"{node.host}:{node.port}" for node in primaries)
+        return f"cluster {','.join(nodes) or '?'}"
+    pool = client.connection_pool
+    service = getattr(pool, "service_name", None)
+    if service is not None:
+        return f"sentinel service {service}/{pool.connection_kwargs.get('db', 0)}"
+    kwargs = pool.connection_kwargs
     if "path" in kwargs:
         return f"unix:{kwargs['path']}"
-    return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+    scheme = "rediss://" if pool.connection_class.__name__ == "SSLConnection" else ""
+    host = f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
+    return f"{scheme}{host}/{kwargs.get('db', 0)}"

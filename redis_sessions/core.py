@@ -17,21 +17,27 @@ from typing import Any, NamedTuple, cast
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.signing import JSONSerializer
 from redis import Redis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.cluster import RedisCluster
 from redis.exceptions import ConnectionError, NoScriptError, RedisError, ResponseError, TimeoutError
 
 from redis_sessions import codec, scripts
 from redis_sessions.codec import CorruptSession, FieldCodec, Fields, Serializer
 from redis_sessions.conf import DEFAULTS
-from redis_sessions.connection import describe
+from redis_sessions.connection import Client, describe, is_cluster
 from redis_sessions.exceptions import SessionDestroyed, StoreUnavailable
 from redis_sessions.keys import abbreviated, redis_key
-from redis_sessions.loops import AsyncRedis, ClientPerLoop, async_twin
+from redis_sessions.loops import AsyncClient, ClientPerLoop, async_twin
 
 logger = logging.getLogger("redis_sessions")
 security_logger = logging.getLogger("django.security.SuspiciousSession")
 
 #: A script, the keys it runs on, and its arguments.
 Call = tuple[scripts.LuaScript, list[str], list[Any]]
+
+
+class ReplicasNotAcknowledged(RedisError):
+    """Fewer replicas than ``MIN_REPLICAS_ACK`` acknowledged a write in time."""
 
 
 def _as_int(raw: bytes | None) -> int:
@@ -69,32 +75,48 @@ class SessionCore:
 
     def __init__(
         self,
-        client: Redis,
+        client: Client,
         *,
         prefix: str = DEFAULTS["PREFIX"],
         tombstone_ttl: int = DEFAULTS["TOMBSTONE_TTL"],
         scan_count: int = DEFAULTS["SCAN_COUNT"],
         serializer_class: type[Serializer] = JSONSerializer,
         owns_client: bool = False,
-        async_client_factory: Callable[[], AsyncRedis] | None = None,
+        async_client_factory: Callable[[], AsyncClient] | None = None,
+        user_index: bool = DEFAULTS["USER_INDEX"],
+        min_replicas_ack: int = DEFAULTS["MIN_REPLICAS_ACK"],
+        replicas_ack_timeout: float = DEFAULTS["REPLICAS_ACK_TIMEOUT"],
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.tombstone_ttl = tombstone_ttl
         self.scan_count = scan_count
         self.codec = FieldCodec(serializer_class)
+        #: Whether each user's sessions are listed in an index of their own.
+        self.user_index = user_index
+        #: Whether the client talks to a Redis Cluster, where a script touches
+        #: one key: the user index is then written by a call of its own, in
+        #: the same pipeline as the session's script.
+        self.cluster = is_cluster(client)
+        #: Replicas that must acknowledge each write (WAIT) before it succeeds.
+        self.min_replicas_ack = min_replicas_ack
+        self.replicas_ack_timeout = replicas_ack_timeout
         # What session keys and index keys start with, to tell them apart in
         # a SCAN batch of the whole prefix.
         self._session_head = f"{prefix}{{".encode()
         self._index_head = f"{prefix}user:{{".encode()
         self.owns_client = owns_client
-        self._async_clients = ClientPerLoop(async_client_factory or partial(async_twin, client))
+        if async_client_factory is None:
+            if not isinstance(client, Redis):
+                raise TypeError("A cluster client needs its async_client_factory.")
+            async_client_factory = partial(async_twin, client)
+        self._async_clients = ClientPerLoop(async_client_factory)
 
     def __repr__(self) -> str:
         return f"<SessionManager {describe(self.client)} prefix={self.prefix!r}>"
 
     @property
-    def aclient(self) -> AsyncRedis:
+    def aclient(self) -> AsyncClient:
         """The asyncio client of the running event loop."""
         return self._async_clients.get()
 
@@ -217,46 +239,90 @@ class SessionCore:
     # call alone, or a pipeline); the sync and asyncio twins share everything
     # but the I/O.
 
-    def _run(self, calls: list[Call], action: str) -> list[Any]:
+    def _run(self, calls: list[Call], action: str, *, acked: bool = False) -> list[Any]:
+        """Send ``calls`` in one round trip; return their results.
+
+        ``acked`` writes wait for ``min_replicas_ack`` replicas (WAIT in the
+        same pipeline; on a cluster, a WAIT of its own to the session's primary).
+        """
         if not calls:
             return []
+        wait = acked and self.min_replicas_ack > 0
         try:
-            if len(calls) == 1:
+            if len(calls) == 1 and not (wait and not self.cluster):
                 script, keys, args = calls[0]
-                return [script.run(self.client, keys, args)]
-            pipe = self.client.pipeline(transaction=False)
-            for script, keys, args in calls:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-            results = pipe.execute(raise_on_error=False)
-            for position, (script, keys, args) in enumerate(calls):
-                # A server that lost its scripts refused to run them: run each
-                # again, which loads it first.
-                if isinstance(results[position], NoScriptError):
-                    results[position] = script.run(self.client, keys, args)
-            self._raise_first_error(results)
+                results = [script.run(self.client, keys, args)]
+            else:
+                pipe = self.client.pipeline(transaction=False)
+                for script, keys, args in calls:
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                if wait and not self.cluster:
+                    pipe.execute_command("WAIT", *self._wait_args())
+                results = pipe.execute(raise_on_error=False)
+                for position, (script, keys, args) in enumerate(calls):
+                    # A server that lost its scripts refused to run them: run each
+                    # again, which loads it first.
+                    if isinstance(results[position], NoScriptError):
+                        results[position] = script.run(self.client, keys, args)
+                self._raise_first_error(results)
+            if wait:
+                acks = results.pop() if not self.cluster else self._cluster_wait(calls)
+                self._check_acks(acks)
         except RedisError as exc:
             raise self._unavailable(exc, action) from exc
         return results
 
-    async def _arun(self, calls: list[Call], action: str) -> list[Any]:
+    async def _arun(self, calls: list[Call], action: str, *, acked: bool = False) -> list[Any]:
         if not calls:
             return []
+        wait = acked and self.min_replicas_ack > 0
         client = self.aclient
         try:
-            if len(calls) == 1:
+            if len(calls) == 1 and not (wait and not self.cluster):
                 script, keys, args = calls[0]
-                return [await script.arun(client, keys, args)]
-            pipe = client.pipeline(transaction=False)
-            for script, keys, args in calls:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-            results = await pipe.execute(raise_on_error=False)
-            for position, (script, keys, args) in enumerate(calls):
-                if isinstance(results[position], NoScriptError):
-                    results[position] = await script.arun(client, keys, args)
-            self._raise_first_error(results)
+                results = [await script.arun(client, keys, args)]
+            else:
+                pipe = client.pipeline(transaction=False)
+                for script, keys, args in calls:
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                if wait and not self.cluster:
+                    pipe.execute_command("WAIT", *self._wait_args())
+                results = await pipe.execute(raise_on_error=False)
+                for position, (script, keys, args) in enumerate(calls):
+                    if isinstance(results[position], NoScriptError):
+                        results[position] = await script.arun(client, keys, args)
+                self._raise_first_error(results)
+            if wait:
+                acks = results.pop() if not self.cluster else await self._acluster_wait(calls)
+                self._check_acks(acks)
         except RedisError as exc:
             raise self._unavailable(exc, action) from exc
         return results
+
+    def _wait_args(self) -> tuple[int, int]:
+        return self.min_replicas_ack, max(1, round(self.replicas_ack_timeout * 1000))
+
+    def _cluster_wait(self, calls: list[Call]) -> int:
+        # WAIT names no key: it goes to the primary of the first call's key.
+        assert isinstance(self.client, RedisCluster)
+        cluster: Any = self.client
+        node = cluster.get_node_from_key(calls[0][1][0])
+        return int(cluster.execute_command("WAIT", *self._wait_args(), target_nodes=node))
+
+    async def _acluster_wait(self, calls: list[Call]) -> int:
+        client = self.aclient
+        assert isinstance(client, AsyncRedisCluster)
+        node = client.get_node_from_key(calls[0][1][0])
+        return int(await client.execute_command("WAIT", *self._wait_args(), target_nodes=node))
+
+    def _check_acks(self, acks: Any) -> None:
+        if int(acks) < self.min_replicas_ack:
+            raise ReplicasNotAcknowledged(
+                f"only {acks} of the {self.min_replicas_ack} replicas asked for "
+                f"(MIN_REPLICAS_ACK) acknowledged the write within "
+                f"{self.replicas_ack_timeout} s; it is on the primary and may not survive "
+                "a failover"
+            )
 
     @staticmethod
     def _raise_first_error(results: list[Any]) -> None:
@@ -295,6 +361,25 @@ class SessionCore:
         args.extend(remove)
         return scripts.INDEX, [self.index_key(user_id)], args
 
+    def _keep_index(
+        self, call: Call, user_id: bytes | str, now: int, session_key: str, score: int | None
+    ) -> list[Call]:
+        """Have ``call``'s script move ``session_key``'s entry in the user's index.
+
+        ``score`` None takes the entry out. On one server the script does it (the
+        index becomes its second key); on a cluster, where the two keys live on
+        different nodes, an ``index`` call does, in the same pipeline. Returns
+        the calls to send.
+        """
+        if isinstance(user_id, bytes):
+            user_id = user_id.decode()
+        if not self.cluster:
+            call[1].append(self.index_key(user_id))
+            return [call]
+        if score is None:
+            return [call, self._index_call(user_id, now, remove=[session_key])]
+        return [call, self._index_call(user_id, now, add={session_key: score})]
+
     # create
 
     def create(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
@@ -304,13 +389,13 @@ class SessionCore:
         fields written, to pass to a later :meth:`save`.
         """
         fields, calls = self._create_calls(session_key, data, ttl)
-        self._check_created(self._run(calls, "create a session"))
+        self._check_created(self._run(calls, "create a session", acked=True))
         return fields
 
     async def acreate(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
         """The asyncio twin of :meth:`create`."""
         fields, calls = self._create_calls(session_key, data, ttl)
-        self._check_created(await self._arun(calls, "create a session"))
+        self._check_created(await self._arun(calls, "create a session", acked=True))
         return fields
 
     def _create_calls(
@@ -322,18 +407,20 @@ class SessionCore:
             # It would expire at once: nothing to keep, nothing to send.
             return fields, []
         now = int(time.time())
-        keys = [self.redis_key(session_key)]
-        score: int | str = ""
         user_id = fields.get(codec.USER_ID)
-        if user_id is not None:
+        score: int | None = None
+        if user_id is not None and self.user_index:
             score = self._index_score(now, ttl)
             fields[codec.INDEXED] = str(score).encode()
-            keys.append(self.index_key(user_id.decode()))
-        args: list[Any] = [ttl, now, session_key, score, codec.CREATED, now, codec.SAVED, now]
+        args: list[Any] = [ttl, now, session_key, "" if score is None else score]
+        args += [codec.CREATED, now, codec.SAVED, now]
         for name, raw in fields.items():
             args.append(name)
             args.append(raw)
-        return fields, [(scripts.CREATE, keys, args)]
+        call: Call = (scripts.CREATE, [self.redis_key(session_key)], args)
+        if user_id is None or score is None:
+            return fields, [call]
+        return fields, self._keep_index(call, user_id, now, session_key, score)
 
     @staticmethod
     def _check_created(results: list[Any]) -> None:
@@ -364,7 +451,7 @@ class SessionCore:
         save never brings it back. Returns the new snapshot.
         """
         fields, calls = self._update_calls(session_key, data, ttl, snapshot or {}, replace)
-        self._check_saved(session_key, self._run(calls, "save a session")[0])
+        self._check_saved(session_key, self._run(calls, "save a session", acked=True)[0])
         return fields
 
     async def asave(
@@ -378,7 +465,8 @@ class SessionCore:
     ) -> Fields:
         """The asyncio twin of :meth:`save`."""
         fields, calls = self._update_calls(session_key, data, ttl, snapshot or {}, replace)
-        self._check_saved(session_key, (await self._arun(calls, "save a session"))[0])
+        results = await self._arun(calls, "save a session", acked=True)
+        self._check_saved(session_key, results[0])
         return fields
 
     def _update_calls(
@@ -392,15 +480,13 @@ class SessionCore:
         fields = self.codec.encode(data)
         ttl = int(ttl)
         now = int(time.time())
-        keys = [self.redis_key(session_key)]
-        score: int | str = ""
+        score: int | None = None
         user_id = fields.get(codec.USER_ID)
-        if user_id is not None and ttl > 0:
+        if user_id is not None and ttl > 0 and self.user_index:
             recorded = _as_int(snapshot.get(codec.INDEXED))
             if user_id != snapshot.get(codec.USER_ID) or recorded < now + ttl:
                 score = self._index_score(now, ttl)
                 fields[codec.INDEXED] = str(score).encode()
-                keys.append(self.index_key(user_id.decode()))
             else:
                 fields[codec.INDEXED] = snapshot[codec.INDEXED]
         # An entry the session leaves behind in another user's index (it changed
@@ -411,11 +497,14 @@ class SessionCore:
             to_delete: list[bytes] = []
         else:
             to_set, to_delete = codec.changes(fields, snapshot)
-        args: list[Any] = [ttl, "1" if replace else "0", now, session_key, score]
-        args += [len(to_set) // 2 + 1, codec.SAVED, now]
+        args: list[Any] = [ttl, "1" if replace else "0", now, session_key]
+        args += ["" if score is None else score, len(to_set) // 2 + 1, codec.SAVED, now]
         args += to_set
         args += to_delete
-        return fields, [(scripts.UPDATE, keys, args)]
+        call: Call = (scripts.UPDATE, [self.redis_key(session_key)], args)
+        if user_id is None or score is None:
+            return fields, [call]
+        return fields, self._keep_index(call, user_id, now, session_key, score)
 
     @staticmethod
     def _check_saved(session_key: str, saved: Any) -> None:
@@ -438,22 +527,25 @@ class SessionCore:
         out of that user's index in the same script. Returns whether a live
         session was there.
         """
-        calls = [self._destroy_call(session_key, user_id)]
-        return bool(self._run(calls, "destroy a session")[0] != 0)
+        calls = self._destroy_calls(session_key, user_id)
+        return bool(self._run(calls, "destroy a session", acked=True)[0] != 0)
 
     async def adestroy(self, session_key: str, *, user_id: str | None = None) -> bool:
         """The asyncio twin of :meth:`destroy`."""
-        calls = [self._destroy_call(session_key, user_id)]
-        return bool((await self._arun(calls, "destroy a session"))[0] != 0)
+        calls = self._destroy_calls(session_key, user_id)
+        return bool((await self._arun(calls, "destroy a session", acked=True))[0] != 0)
 
-    def _destroy_call(self, session_key: str, user_id: str | None, *, only_of: str = "") -> Call:
+    def _destroy_calls(self, session_key: str, user_id: str | None) -> list[Call]:
         # Without the user id, the entry in that user's index stays until it
         # expires: reads check each entry against its session.
-        keys = [self.redis_key(session_key)]
-        if user_id is not None:
-            keys.append(self.index_key(user_id))
+        call = self._destroy_call(session_key)
+        if user_id is None or not self.user_index:
+            return [call]
+        return self._keep_index(call, user_id, int(time.time()), session_key, None)
+
+    def _destroy_call(self, session_key: str, *, only_of: str = "") -> Call:
         args: list[Any] = [self.tombstone_ttl, int(time.time()), session_key, only_of]
-        return scripts.DESTROY, keys, args
+        return scripts.DESTROY, [self.redis_key(session_key)], args
 
     # cycle
 
@@ -471,8 +563,9 @@ class SessionCore:
         Raises ``CreateError`` if ``new_key`` is taken; ``old_key`` is destroyed
         all the same, so the caller creates the data under another key.
         """
-        fields, calls = self._cycle_calls(old_key, new_key, data, ttl, old_user_id)
-        self._check_created(self._run(calls, "cycle a session key")[:-1])
+        fields, calls, creates = self._cycle_calls(old_key, new_key, data, ttl, old_user_id)
+        results = self._run(calls, "cycle a session key", acked=True)
+        self._check_created(results if creates else [])
         return fields
 
     async def acycle(
@@ -485,8 +578,9 @@ class SessionCore:
         old_user_id: str | None = None,
     ) -> Fields:
         """The asyncio twin of :meth:`cycle`."""
-        fields, calls = self._cycle_calls(old_key, new_key, data, ttl, old_user_id)
-        self._check_created((await self._arun(calls, "cycle a session key"))[:-1])
+        fields, calls, creates = self._cycle_calls(old_key, new_key, data, ttl, old_user_id)
+        results = await self._arun(calls, "cycle a session key", acked=True)
+        self._check_created(results if creates else [])
         return fields
 
     def _cycle_calls(
@@ -496,12 +590,14 @@ class SessionCore:
         data: Mapping[str, Any],
         ttl: int,
         old_user_id: str | None,
-    ) -> tuple[Fields, list[Call]]:
+    ) -> tuple[Fields, list[Call], bool]:
         # The create (none if the TTL is over) and then the destroy, each
-        # moving its user's index entry, in one pipeline.
+        # moving its user's index entry, in one pipeline. The create's result
+        # comes first, when there is one.
         fields, calls = self._create_calls(new_key, data, ttl)
-        calls.append(self._destroy_call(old_key, old_user_id))
-        return fields, calls
+        creates = bool(calls)
+        calls += self._destroy_calls(old_key, old_user_id)
+        return fields, calls, creates
 
     # touch
 
@@ -512,7 +608,7 @@ class SessionCore:
         live session was there.
         """
         calls, now, score = self._touch_calls(session_key, ttl)
-        touched = self._run(calls, "touch a session")[0]
+        touched = self._run(calls, "touch a session", acked=True)[0]
         if isinstance(touched, bytes):
             self._run(
                 [self._index_call(touched, now, add={session_key: score})],
@@ -523,7 +619,7 @@ class SessionCore:
     async def atouch(self, session_key: str, ttl: int) -> bool:
         """The asyncio twin of :meth:`touch`."""
         calls, now, score = self._touch_calls(session_key, ttl)
-        touched = (await self._arun(calls, "touch a session"))[0]
+        touched = (await self._arun(calls, "touch a session", acked=True))[0]
         if isinstance(touched, bytes):
             await self._arun(
                 [self._index_call(touched, now, add={session_key: score})],
@@ -537,7 +633,8 @@ class SessionCore:
             raise ValueError(f"touch() needs a TTL above zero, not {ttl}; use destroy().")
         now = int(time.time())
         score = self._index_score(now, ttl)
-        args: list[Any] = [ttl, now + ttl, score]
+        # Without the index, the script records no score and never asks for a move.
+        args: list[Any] = [ttl, now + ttl, score if self.user_index else ""]
         return [(scripts.TOUCH, [self.redis_key(session_key)], args)], now, score
 
     # set
@@ -565,7 +662,9 @@ class SessionCore:
             return await self.acreate(session_key, data, ttl)
 
     def _unavailable(self, exc: RedisError, action: str) -> StoreUnavailable:
-        if isinstance(exc, (ConnectionError, TimeoutError)):
+        if isinstance(exc, ReplicasNotAcknowledged):
+            advice = "Check the replicas and their link to the primary."
+        elif isinstance(exc, (ConnectionError, TimeoutError)):
             advice = "Check that the server is up and reachable."
         else:
             advice = "The server refused the command; nothing was changed."

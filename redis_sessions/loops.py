@@ -16,13 +16,18 @@ from weakref import WeakKeyDictionary
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
 import redis.asyncio.connection
+import redis.asyncio.sentinel
+import redis.sentinel
 from django.core.exceptions import ImproperlyConfigured
 
 AsyncRedis = redis.asyncio.Redis
+#: An asyncio client: one server (plain or through Sentinel) or a cluster.
+AsyncClient = redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
 
 # Clients still open on each loop, closed by that loop's close().
-_open_clients: WeakKeyDictionary[asyncio.AbstractEventLoop, list[AsyncRedis]] = WeakKeyDictionary()
+_open_clients: WeakKeyDictionary[asyncio.AbstractEventLoop, list[AsyncClient]] = WeakKeyDictionary()
 
 #: Connections per event loop; more concurrent operations wait for a free one.
 ASYNC_MAX_CONNECTIONS = 100
@@ -58,9 +63,12 @@ _ASYNC_CONNECTION_CLASSES: dict[str, type[redis.asyncio.connection.AbstractConne
 def async_twin(client: redis.Redis) -> AsyncRedis:
     """Return an asyncio client for the server, database and credentials of ``client``.
 
-    Works for clients made from a URL and for django-redis' clients alike.
+    Works for clients made from a URL and for django-redis' clients alike,
+    those of its Sentinel connection factory included.
     """
     pool = client.connection_pool
+    if isinstance(pool, redis.sentinel.SentinelConnectionPool):
+        return _sentinel_twin(pool)
     connection_class = _ASYNC_CONNECTION_CLASSES.get(pool.connection_class.__name__)
     if connection_class is None:
         raise ImproperlyConfigured(
@@ -83,16 +91,32 @@ def async_twin(client: redis.Redis) -> AsyncRedis:
     return redis.asyncio.Redis(connection_pool=async_pool)
 
 
+def _sentinel_twin(pool: redis.sentinel.SentinelConnectionPool) -> AsyncRedis:
+    manager = pool.sentinel_manager
+    addresses = [node.connection_pool.connection_kwargs for node in manager.sentinels]
+    sentinels = [(address["host"], address["port"]) for address in addresses]
+    kwargs: dict[str, Any] = {
+        name: value
+        for name, value in pool.connection_kwargs.items()
+        if name in _COPIED_KWARGS or name.startswith("ssl")
+    }
+    group = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        sentinels, sentinel_kwargs=dict(manager.sentinel_kwargs), **kwargs
+    )
+    client: AsyncRedis = group.master_for(pool.service_name, max_connections=ASYNC_MAX_CONNECTIONS)
+    return client
+
+
 class ClientPerLoop:
     """Hands out the asyncio client of the running loop, making it on first use."""
 
-    def __init__(self, factory: Callable[[], AsyncRedis]) -> None:
+    def __init__(self, factory: Callable[[], AsyncClient]) -> None:
         self._factory = factory
-        self._clients: WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncRedis] = (
+        self._clients: WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncClient] = (
             WeakKeyDictionary()
         )
 
-    def get(self) -> AsyncRedis:
+    def get(self) -> AsyncClient:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
@@ -101,7 +125,7 @@ class ClientPerLoop:
         return client
 
 
-def close_with_loop(loop: asyncio.AbstractEventLoop, client: AsyncRedis) -> None:
+def close_with_loop(loop: asyncio.AbstractEventLoop, client: AsyncClient) -> None:
     """Close ``client`` and its connections when ``loop`` closes."""
     clients = _open_clients.get(loop)
     if clients is None:
@@ -121,8 +145,12 @@ def close_with_loop(loop: asyncio.AbstractEventLoop, client: AsyncRedis) -> None
     clients.append(client)
 
 
-async def _close_all(clients: list[AsyncRedis]) -> None:
-    await asyncio.gather(
-        *(client.aclose(close_connection_pool=True) for client in clients),
-        return_exceptions=True,
-    )
+async def _close_all(clients: list[AsyncClient]) -> None:
+    await asyncio.gather(*(_close(client) for client in clients), return_exceptions=True)
+
+
+async def _close(client: AsyncClient) -> None:
+    if isinstance(client, redis.asyncio.cluster.RedisCluster):
+        await client.aclose()
+    else:
+        await client.aclose(close_connection_pool=True)

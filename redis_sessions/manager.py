@@ -20,19 +20,21 @@ instance the settings configure.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import RedisError, ResponseError
 
 from redis_sessions import scripts
 from redis_sessions.conf import conf
-from redis_sessions.connection import client_from_settings
+from redis_sessions.connection import connection_from_settings
 from redis_sessions.core import Call, SessionCore, StoredSession
 from redis_sessions.stats import SessionStats, StatsCollector
 
@@ -58,6 +60,13 @@ def _batched(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
         yield batch
 
 
+class Batch(NamedTuple):
+    """Keys that one SCAN call returned, and the cluster node it ran on (None on one server)."""
+
+    node: Any
+    keys: list[bytes]
+
+
 def _or_none(result: Any) -> Any:
     if isinstance(result, ResponseError):
         return None
@@ -80,14 +89,18 @@ class SessionManager(SessionCore):
     @classmethod
     def from_settings(cls) -> SessionManager:
         """Build a manager from ``REDIS_SESSIONS`` and ``SESSION_SERIALIZER``."""
-        client, owned = client_from_settings()
+        connection = connection_from_settings()
         return cls(
-            client,
+            connection.client,
             prefix=conf.PREFIX,
             tombstone_ttl=conf.TOMBSTONE_TTL,
             scan_count=conf.SCAN_COUNT,
             serializer_class=import_string(settings.SESSION_SERIALIZER),
-            owns_client=owned,
+            owns_client=connection.owned,
+            async_client_factory=connection.async_factory,
+            user_index=conf.USER_INDEX,
+            min_replicas_ack=conf.MIN_REPLICAS_ACK,
+            replicas_ack_timeout=conf.REPLICAS_ACK_TIMEOUT,
         )
 
     # Many sessions. SCAN walks the keys of this prefix in batches of
@@ -110,35 +123,69 @@ class SessionManager(SessionCore):
         """
         return f"{_glob_escape(self.prefix)}*"
 
-    def _scan_batches(self, pattern: str, type_: str | None = None) -> Iterator[list[bytes]]:
+    def _scan_batches(self, pattern: str, type_: str | None = None) -> Iterator[Batch]:
+        """SCAN the keys of ``pattern``; on a cluster, each primary in turn.
+
+        A cluster's batches hold keys of one node each, so that a bulk script
+        can run on that node with all of them.
+        """
         try:
-            keys = self.client.scan_iter(match=pattern, count=self.scan_count, _type=type_)
-            yield from _batched(keys, self.scan_count)
+            if not self.cluster:
+                keys = self.client.scan_iter(match=pattern, count=self.scan_count, _type=type_)
+                for batch in _batched(keys, self.scan_count):
+                    yield Batch(None, batch)
+                return
+            cluster: Any = self.client
+            for node in cluster.get_primaries():
+                cursor = 0
+                while True:
+                    cursors, found = cluster.scan(
+                        cursor, match=pattern, count=self.scan_count, _type=type_,
+                        target_nodes=node,
+                    )  # fmt: skip
+                    if found:
+                        yield Batch(node, found)
+                    cursor = next(iter(cursors.values()))
+                    if cursor == 0:
+                        break
         except RedisError as exc:
             raise self._unavailable(exc, "scan the sessions") from exc
 
-    async def _ascan_batches(
-        self, pattern: str, type_: str | None = None
-    ) -> AsyncIterator[list[bytes]]:
-        batch: list[bytes] = []
+    async def _ascan_batches(self, pattern: str, type_: str | None = None) -> AsyncIterator[Batch]:
+        """The asyncio twin of :meth:`_scan_batches`."""
+        client = self.aclient
         try:
-            async for key in self.aclient.scan_iter(
-                match=pattern, count=self.scan_count, _type=type_
-            ):
+            if isinstance(client, AsyncRedisCluster):
+                cluster: Any = client
+                for node in cluster.get_primaries():
+                    cursor = 0
+                    while True:
+                        cursors, keys = await cluster.scan(
+                            cursor, match=pattern, count=self.scan_count, _type=type_,
+                            target_nodes=node,
+                        )  # fmt: skip
+                        if keys:
+                            yield Batch(node, keys)
+                        cursor = next(iter(cursors.values()))
+                        if cursor == 0:
+                            break
+                return
+            batch: list[bytes] = []
+            async for key in client.scan_iter(match=pattern, count=self.scan_count, _type=type_):
                 batch.append(key)
                 if len(batch) == self.scan_count:
-                    yield batch
+                    yield Batch(None, batch)
                     batch = []
+            if batch:
+                yield Batch(None, batch)
         except RedisError as exc:
             raise self._unavailable(exc, "scan the sessions") from exc
-        if batch:
-            yield batch
 
     def _pipelined(self, command: str, keys: Iterable[bytes | str], *args: Any) -> list[Any]:
         try:
             pipe = self.client.pipeline(transaction=False)
             for key in keys:
-                pipe.execute_command(command, key, *args)  # type: ignore[no-untyped-call]
+                pipe.execute_command(command, key, *args)
             # A key that changed type since the scan answers with an error: it
             # is not a session, which the callers see as an empty answer.
             return [_or_none(result) for result in pipe.execute(raise_on_error=False)]
@@ -155,20 +202,32 @@ class SessionManager(SessionCore):
             raise self._unavailable(exc, "read sessions") from exc
 
     def _bulk(
-        self, script: scripts.LuaScript, keys: list[bytes], args: list[Any], action: str
+        self,
+        script: scripts.LuaScript,
+        batch: Batch,
+        keys: list[bytes],
+        args: list[Any],
+        action: str,
     ) -> Any:
         # One script call for a whole SCAN batch: the per-key work runs on the
-        # server, and the client parses one reply instead of one per key.
+        # server, and the client parses one reply instead of one per key. On a
+        # cluster it runs on the node the batch came from: the bulk scripts may
+        # name keys of many slots of one node.
         try:
-            return script.run(self.client, keys, args)
+            return script.run(self.client, keys, args, node=batch.node)
         except RedisError as exc:
             raise self._unavailable(exc, action) from exc
 
     async def _abulk(
-        self, script: scripts.LuaScript, keys: list[bytes], args: list[Any], action: str
+        self,
+        script: scripts.LuaScript,
+        batch: Batch,
+        keys: list[bytes],
+        args: list[Any],
+        action: str,
     ) -> Any:
         try:
-            return await script.arun(self.aclient, keys, args)
+            return await script.arun(self.aclient, keys, args, node=batch.node)
         except RedisError as exc:
             raise self._unavailable(exc, action) from exc
 
@@ -205,7 +264,7 @@ class SessionManager(SessionCore):
         """
         seen: set[bytes] = set()
         for batch in self._scan_batches(self.session_pattern(), "HASH"):
-            fresh = [key for key in batch if key not in seen]
+            fresh = [key for key in batch.keys if key not in seen]
             seen.update(fresh)
             yield from self._stored(fresh, self._pipelined("HGETALL", fresh))
 
@@ -213,7 +272,7 @@ class SessionManager(SessionCore):
         """The asyncio twin of :meth:`iter_sessions`."""
         seen: set[bytes] = set()
         async for batch in self._ascan_batches(self.session_pattern(), "HASH"):
-            fresh = [key for key in batch if key not in seen]
+            fresh = [key for key in batch.keys if key not in seen]
             seen.update(fresh)
             for stored in self._stored(fresh, await self._apipelined("HGETALL", fresh)):
                 yield stored
@@ -230,8 +289,8 @@ class SessionManager(SessionCore):
         # No TYPE filter: the server would look every key's type up for it,
         # which costs more than the script's own check.
         for batch in self._scan_batches(self.session_pattern()):
-            live += self._bulk(scripts.COUNT, batch, [], "count the sessions")
-            scanned += len(batch)
+            live += self._bulk(scripts.COUNT, batch, batch.keys, [], "count the sessions")
+            scanned += len(batch.keys)
             if progress is not None:
                 progress(scanned)
         return live
@@ -240,8 +299,8 @@ class SessionManager(SessionCore):
         """The asyncio twin of :meth:`count`."""
         live = scanned = 0
         async for batch in self._ascan_batches(self.session_pattern()):
-            live += await self._abulk(scripts.COUNT, batch, [], "count the sessions")
-            scanned += len(batch)
+            live += await self._abulk(scripts.COUNT, batch, batch.keys, [], "count the sessions")
+            scanned += len(batch.keys)
             if progress is not None:
                 progress(scanned)
         return live
@@ -256,12 +315,12 @@ class SessionManager(SessionCore):
         """
         deleted = scanned = 0
         for batch in self._scan_batches(self.prefix_pattern()):
-            doomed = [key for key in batch if self._is_ours(key)]
+            doomed = [key for key in batch.keys if self._is_ours(key)]
             if dry_run:
                 deleted += len(doomed)
             elif doomed:
-                deleted += self._unlink(doomed)
-            scanned += len(batch)
+                deleted += self._bulk(scripts.UNLINK, batch, doomed, [], "delete sessions")
+            scanned += len(batch.keys)
             if progress is not None:
                 progress(scanned)
         return deleted
@@ -270,27 +329,15 @@ class SessionManager(SessionCore):
         """The asyncio twin of :meth:`clear`."""
         deleted = scanned = 0
         async for batch in self._ascan_batches(self.prefix_pattern()):
-            doomed = [key for key in batch if self._is_ours(key)]
+            doomed = [key for key in batch.keys if self._is_ours(key)]
             if dry_run:
                 deleted += len(doomed)
             elif doomed:
-                deleted += await self._aunlink(doomed)
-            scanned += len(batch)
+                deleted += await self._abulk(scripts.UNLINK, batch, doomed, [], "delete sessions")
+            scanned += len(batch.keys)
             if progress is not None:
                 progress(scanned)
         return deleted
-
-    def _unlink(self, keys: list[bytes]) -> int:
-        try:
-            return self.client.unlink(*keys)
-        except RedisError as exc:
-            raise self._unavailable(exc, "delete sessions") from exc
-
-    async def _aunlink(self, keys: list[bytes]) -> int:
-        try:
-            return await self.aclient.unlink(*keys)
-        except RedisError as exc:
-            raise self._unavailable(exc, "delete sessions") from exc
 
     def stats(
         self, *, top: int = 10, sample: int = 1000, progress: Progress | None = None
@@ -309,14 +356,15 @@ class SessionManager(SessionCore):
         now = int(time.time())
         scanned = 0
         for batch in self._scan_batches(self.prefix_pattern()):
-            sessions, indexes, args = self._survey_args(batch, now, collector)
+            sessions, indexes, args = self._survey_args(batch.keys, now, collector)
             if sessions or indexes:
-                reply = self._bulk(scripts.SURVEY, sessions + indexes, args, "read statistics")
+                keys = sessions + indexes
+                reply = self._bulk(scripts.SURVEY, batch, keys, args, "read statistics")
                 collector.add(len(sessions), [self._user_of(key) for key in indexes], reply)
-            scanned += len(batch)
+            scanned += len(batch.keys)
             if progress is not None:
                 progress(scanned)
-        return collector.result()
+        return self._stats_result(collector)
 
     async def astats(
         self, *, top: int = 10, sample: int = 1000, progress: Progress | None = None
@@ -326,15 +374,23 @@ class SessionManager(SessionCore):
         now = int(time.time())
         scanned = 0
         async for batch in self._ascan_batches(self.prefix_pattern()):
-            sessions, indexes, args = self._survey_args(batch, now, collector)
+            sessions, indexes, args = self._survey_args(batch.keys, now, collector)
             if sessions or indexes:
                 keys = sessions + indexes
-                reply = await self._abulk(scripts.SURVEY, keys, args, "read statistics")
+                reply = await self._abulk(scripts.SURVEY, batch, keys, args, "read statistics")
                 collector.add(len(sessions), [self._user_of(key) for key in indexes], reply)
-            scanned += len(batch)
+            scanned += len(batch.keys)
             if progress is not None:
                 progress(scanned)
-        return collector.result()
+        return self._stats_result(collector)
+
+    def _stats_result(self, collector: StatsCollector) -> SessionStats:
+        stats = collector.result()
+        if self.user_index:
+            return stats
+        # Users are counted from their indexes; without them, they are not
+        # counted at all (a count of every user would grow with the users).
+        return dataclasses.replace(stats, users=None, top_users=None)
 
     def _survey_args(
         self, batch: list[bytes], now: int, collector: StatsCollector
@@ -359,26 +415,46 @@ class SessionManager(SessionCore):
     def user_sessions(self, user_id: str) -> list[StoredSession]:
         """Return the live sessions of ``user_id``, oldest first.
 
-        Read from the user's index; each entry is checked against its session,
-        and entries of sessions that ended or changed hands are removed.
+        With ``user_index``, read from the user's index: each entry is checked
+        against its session, and entries of sessions that ended or changed
+        hands are removed. Without, found by a SCAN of every session, each batch
+        filtered on the server.
         """
         now = int(time.time())
-        keys = self._index_members(user_id, now)
+        keys = self._user_session_keys(user_id, now)
         hashes = self._pipelined("HGETALL", [self.redis_key(key) for key in keys])
         sessions, stale = self._owned(user_id, keys, hashes)
-        if stale:
+        if stale and self.user_index:
             self._run([self._index_call(user_id, now, remove=stale)], "prune a user's index")
         return sessions
 
     async def auser_sessions(self, user_id: str) -> list[StoredSession]:
         """The asyncio twin of :meth:`user_sessions`."""
         now = int(time.time())
-        keys = await self._aindex_members(user_id, now)
+        keys = await self._auser_session_keys(user_id, now)
         hashes = await self._apipelined("HGETALL", [self.redis_key(key) for key in keys])
         sessions, stale = self._owned(user_id, keys, hashes)
-        if stale:
+        if stale and self.user_index:
             await self._arun([self._index_call(user_id, now, remove=stale)], "prune a user's index")
         return sessions
+
+    def _user_session_keys(self, user_id: str, now: int) -> list[str]:
+        if self.user_index:
+            return self._index_members(user_id, now)
+        found: list[str] = []
+        for batch in self._scan_batches(self.session_pattern()):
+            keys = self._bulk(scripts.OWNED, batch, batch.keys, [user_id], "find sessions")
+            found += [self._session_key_of(key) for key in keys]
+        return found
+
+    async def _auser_session_keys(self, user_id: str, now: int) -> list[str]:
+        if self.user_index:
+            return await self._aindex_members(user_id, now)
+        found: list[str] = []
+        async for batch in self._ascan_batches(self.session_pattern()):
+            keys = await self._abulk(scripts.OWNED, batch, batch.keys, [user_id], "find sessions")
+            found += [self._session_key_of(key) for key in keys]
+        return found
 
     def _index_members(self, user_id: str, now: int) -> list[str]:
         try:
@@ -414,15 +490,17 @@ class SessionManager(SessionCore):
         Returns how many live sessions were destroyed: "log out everywhere".
         """
         now = int(time.time())
-        keys = [key for key in self._index_members(user_id, now) if key != keep]
-        results = self._run(self._destroy_many_calls(user_id, keys, now), "destroy sessions")
+        keys = [key for key in self._user_session_keys(user_id, now) if key != keep]
+        calls = self._destroy_many_calls(user_id, keys, now)
+        results = self._run(calls, "destroy sessions", acked=True)
         return sum(1 for result in results[: len(keys)] if result != 0)
 
     async def adestroy_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
         """The asyncio twin of :meth:`destroy_user_sessions`."""
         now = int(time.time())
-        keys = [key for key in await self._aindex_members(user_id, now) if key != keep]
-        results = await self._arun(self._destroy_many_calls(user_id, keys, now), "destroy sessions")
+        keys = [key for key in await self._auser_session_keys(user_id, now) if key != keep]
+        calls = self._destroy_many_calls(user_id, keys, now)
+        results = await self._arun(calls, "destroy sessions", acked=True)
         return sum(1 for result in results[: len(keys)] if result != 0)
 
     def _destroy_many_calls(self, user_id: str, keys: list[str], now: int) -> list[Call]:
@@ -430,8 +508,9 @@ class SessionManager(SessionCore):
             return []
         # Only sessions that are still this user's: an entry whose session
         # changed hands meanwhile is not acted on.
-        calls = [self._destroy_call(key, None, only_of=user_id) for key in keys]
-        calls.append(self._index_call(user_id, now, remove=keys))
+        calls = [self._destroy_call(key, only_of=user_id) for key in keys]
+        if self.user_index:
+            calls.append(self._index_call(user_id, now, remove=keys))
         return calls
 
     def prune_indexes(self) -> int:
@@ -443,7 +522,7 @@ class SessionManager(SessionCore):
         pruned = 0
         now = int(time.time())
         for batch in self._scan_batches(self.index_pattern()):
-            calls: list[Call] = [(scripts.INDEX, [key.decode()], [now, 0]) for key in batch]
+            calls: list[Call] = [(scripts.INDEX, [key.decode()], [now, 0]) for key in batch.keys]
             pruned += sum(self._run(calls, "prune the user indexes"))
         return pruned
 
@@ -452,7 +531,7 @@ class SessionManager(SessionCore):
         pruned = 0
         now = int(time.time())
         async for batch in self._ascan_batches(self.index_pattern()):
-            calls = [(scripts.INDEX, [key.decode()], [now, 0]) for key in batch]
+            calls = [(scripts.INDEX, [key.decode()], [now, 0]) for key in batch.keys]
             pruned += sum(await self._arun(calls, "prune the user indexes"))
         return pruned
 

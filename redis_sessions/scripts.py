@@ -9,7 +9,12 @@ from typing import Any
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
+
+SyncClient = Redis | RedisCluster
+AsyncClient = AsyncRedis | AsyncRedisCluster
 
 #: A Redis key as the engine passes it: built as text, or as SCAN returned it.
 Key = str | bytes
@@ -45,11 +50,20 @@ class LuaScript:
     def __repr__(self) -> str:
         return f"<LuaScript {self.name} {self.sha[:8]}>"
 
-    def __call__(self, client: Redis, key: str, args: list[Any]) -> Any:
+    def __call__(self, client: SyncClient, key: str, args: list[Any]) -> Any:
         return self.run(client, [key], args)
 
-    def run(self, client: Redis, keys: Sequence[Key], args: Sequence[Any]) -> Any:
-        """Run the script on ``keys``: the bulk scripts take a whole SCAN batch."""
+    def run(
+        self, client: SyncClient, keys: Sequence[Key], args: Sequence[Any], *, node: Any = None
+    ) -> Any:
+        """Run the script on ``keys``: the bulk scripts take a whole SCAN batch.
+
+        ``node``, a cluster node, runs it there, whatever the slots of the keys:
+        for the bulk scripts, whose flags let them touch keys of many slots of
+        one node.
+        """
+        if node is not None:
+            return self._run_on(client, node, keys, args)
         try:
             return client.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
@@ -58,12 +72,30 @@ class LuaScript:
             client.script_load(self.source)
             return client.evalsha(self.sha, len(keys), *keys, *args)
 
-    async def acall(self, client: AsyncRedis, key: str, args: list[Any]) -> Any:
+    def _run_on(self, client: Any, node: Any, keys: Sequence[Key], args: Sequence[Any]) -> Any:
+        command = ("EVALSHA", self.sha, len(keys), *keys, *args)
+        try:
+            return client.execute_command(*command, target_nodes=node)
+        except NoScriptError:
+            client.execute_command("SCRIPT LOAD", self.source, target_nodes=node)
+            return client.execute_command(*command, target_nodes=node)
+
+    async def acall(self, client: AsyncClient, key: str, args: list[Any]) -> Any:
         """The asyncio twin of calling the script."""
         return await self.arun(client, [key], args)
 
-    async def arun(self, client: AsyncRedis, keys: Sequence[Key], args: Sequence[Any]) -> Any:
+    async def arun(
+        self, client: AsyncClient, keys: Sequence[Key], args: Sequence[Any], *, node: Any = None
+    ) -> Any:
         """The asyncio twin of :meth:`run`."""
+        if node is not None:
+            command = ("EVALSHA", self.sha, len(keys), *keys, *args)
+            cluster: Any = client
+            try:
+                return await cluster.execute_command(*command, target_nodes=node)
+            except NoScriptError:
+                await cluster.execute_command("SCRIPT LOAD", self.source, target_nodes=node)
+                return await cluster.execute_command(*command, target_nodes=node)
         try:
             return await client.evalsha(self.sha, len(keys), *keys, *args)
         except NoScriptError:
@@ -78,4 +110,6 @@ TOUCH = LuaScript("touch")
 INDEX = LuaScript("index")
 COUNT = LuaScript("count")
 SURVEY = LuaScript("survey")
-ALL = (CREATE, UPDATE, DESTROY, TOUCH, INDEX, COUNT, SURVEY)
+OWNED = LuaScript("owned")
+UNLINK = LuaScript("unlink")
+ALL = (CREATE, UPDATE, DESTROY, TOUCH, INDEX, COUNT, SURVEY, OWNED, UNLINK)

@@ -67,12 +67,14 @@ class SessionStats:
     tombstones: int = 0
     #: Keys of the session pattern that hold neither: data this engine did not write.
     other: int = 0
-    #: Users whose index lists at least one unexpired session.
-    users: int = 0
+    #: Users whose index lists at least one unexpired session; None when
+    #: sessions are not indexed by user (``USER_INDEX`` is off).
+    users: int | None = 0
     #: ``(user id, sessions)`` of the users with the most sessions, most first;
     #: read from the user indexes, whose entries of sessions that ended early
     #: are dropped only when the index is next read or written.
-    top_users: tuple[tuple[str, int], ...] = ()
+    #: None when sessions are not indexed by user.
+    top_users: tuple[tuple[str, int], ...] | None = ()
     #: Live sessions by time left to live, one entry per name of :data:`TTL_BUCKETS`.
     ttl: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(TTL_BUCKETS, 0))
     #: Live sessions whose ``MEMORY USAGE`` was measured.

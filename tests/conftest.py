@@ -33,6 +33,15 @@ def _engine_on_test_server(redis_url: str) -> Iterator[None]:
 
 
 @pytest.fixture
+def indexed() -> Iterator[None]:
+    """Index each user's sessions (``USER_INDEX``), as the test's settings."""
+    from django.conf import settings
+
+    with override_settings(REDIS_SESSIONS={**settings.REDIS_SESSIONS, "USER_INDEX": True}):
+        yield
+
+
+@pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     """A client of the engine's server, for looking at what the engine stored."""
     client = redis.Redis.from_url(redis_url)

@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
+import redis.asyncio
 from asgiref.sync import SyncToAsync, async_to_sync
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -146,6 +147,7 @@ def test_each_event_loop_gets_its_own_client_and_it_closes_with_the_loop() -> No
         client = manager.aclient
         assert manager.aclient is client  # one client per loop
         await client.ping()
+        assert isinstance(client, redis.asyncio.Redis)
         return id(client), len(client.connection_pool._available_connections)
 
     first, first_open = run(client_of_this_loop())

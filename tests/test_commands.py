@@ -225,8 +225,11 @@ def test_clearsessions_exits_1_with_one_line_when_redis_is_unreachable(nowhere: 
 
 
 @pytest.fixture
-def store(manager: SessionManager, redis_client: redis.Redis) -> None:
-    """Five sessions: three of user 7, one of user 8, one anonymous; a tombstone."""
+def store(indexed: None, manager: SessionManager, redis_client: redis.Redis) -> None:
+    """Five sessions: three of user 7, one of user 8, one anonymous; a tombstone.
+
+    Sessions are indexed by user, so that the statistics count users.
+    """
     for number in range(3):
         make(manager, redis_client, f"seven{number:05d}", _auth_user_id="7")
     make(manager, redis_client, "eight00000", ttl=HOUR, _auth_user_id="8")
@@ -314,10 +317,7 @@ def test_session_stats_of_an_empty_store(where: str) -> None:
         "    authenticated                  0\n"
         "    anonymous                      0\n"
         "  tombstones                       0\n"
-        "  users with sessions              0\n"
-        "\n"
-        "Users with the most sessions (top 3)\n"
-        "  none\n"
+        "  users with sessions    not counted  USER_INDEX is off\n"
         "\n"
         "Time to live of live sessions\n"
         "  up to 1h                         0\n"
@@ -410,8 +410,8 @@ def test_session_stats_exits_1_with_one_line_when_redis_is_unreachable(nowhere: 
 
 
 @pytest.fixture
-def sevens(manager: SessionManager, redis_client: redis.Redis) -> list[str]:
-    """Three sessions of user 7, oldest first, and one of user 8."""
+def sevens(indexed: None, manager: SessionManager, redis_client: redis.Redis) -> list[str]:
+    """Three sessions of user 7, oldest first, and one of user 8, indexed by user."""
     keys = [
         make(
             manager, redis_client, f"seven{number:05d}", created=CREATED + number, _auth_user_id="7"

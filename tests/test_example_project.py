@@ -85,7 +85,7 @@ print("hash after logout", hash_fields(session_key))
 print(manager.redis_key(session_key))
 """
 
-LOGGED_IN_FIELDS = ["#b", "#c", "#h", "#i", "#m", "#u", "colour", "visits"]
+LOGGED_IN_FIELDS = ["#b", "#c", "#h", "#m", "#u", "colour", "visits"]
 
 WALK_OUTPUT = [
     "home 200 visits 1",

@@ -11,7 +11,7 @@ from django.test import Client, override_settings
 
 from redis_sessions.session import SessionStore
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("indexed")]
 
 
 def logged_in_client() -> tuple[Client, str]:

@@ -123,10 +123,8 @@ def test_a_request_that_reads_and_writes_its_session_costs_two_round_trips(
 
 
 @pytest.mark.django_db
-def test_a_login_costs_a_load_a_cycle_and_a_save_with_its_index_entry(
-    command_log: Any,
-) -> None:
-    user = User.objects.create_user("ada", password="pw")
+def test_a_login_costs_a_load_a_cycle_and_a_save(command_log: Any) -> None:
+    User.objects.create_user("ada", password="pw")
     client = Client()
     client.get("/counter/")
     anonymous_key = client.cookies["sessionid"].value
@@ -135,7 +133,28 @@ def test_a_login_costs_a_load_a_cycle_and_a_save_with_its_index_entry(
 
     assert response.status_code == 200
     # Three round trips: the load; the new key created and the old destroyed,
-    # in one pipeline; the save of the user id, which puts the session in the
+    # in one pipeline; the save of the user id.
+    assert log.names == ["HGETALL", "EVALSHA", "EVALSHA", "EVALSHA"]
+    key = client.cookies["sessionid"].value
+    assert [command.split(" ")[2:4] for command in log.commands[1:]] == [
+        ["1", f"sessions:{{{key}}}"],
+        ["1", f"sessions:{{{anonymous_key}}}"],
+        ["1", f"sessions:{{{key}}}"],
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("indexed")
+def test_a_login_with_the_user_index_keeps_it_in_the_same_scripts(command_log: Any) -> None:
+    user = User.objects.create_user("ada", password="pw")
+    client = Client()
+    client.get("/counter/")
+    anonymous_key = client.cookies["sessionid"].value
+    with command_log() as log:
+        response = client.post("/login/", {"username": "ada", "password": "pw"})
+
+    assert response.status_code == 200
+    # Still three round trips: the save of the user id puts the session in the
     # user's index in the same script.
     assert log.names == ["HGETALL", "EVALSHA", "EVALSHA", "EVALSHA"]
     key = client.cookies["sessionid"].value

@@ -13,6 +13,9 @@ from django.test import override_settings
 from redis_sessions.manager import SessionManager, get_manager
 from redis_sessions.stats import TTL_BUCKETS, SessionStats, StatsCollector, ttl_bucket
 
+# Sessions are indexed by user in every test of this module.
+pytestmark = pytest.mark.usefixtures("indexed")
+
 HOUR = 3600
 DAY = 24 * HOUR
 WEEK = 7 * DAY
@@ -225,7 +228,9 @@ def test_progress_is_reported_after_every_batch(manager: SessionManager, crowd: 
 def test_with_another_prefix_only_its_keys_are_read(
     redis_url: str, redis_client: redis.Redis
 ) -> None:
-    with override_settings(REDIS_SESSIONS={"URL": redis_url, "PREFIX": "s*[x]?:"}):
+    with override_settings(
+        REDIS_SESSIONS={"URL": redis_url, "PREFIX": "s*[x]?:", "USER_INDEX": True}
+    ):
         manager = get_manager()
         user(manager, "7", 1)
         redis_client.hset("sx:{wildcard02}", "#c", "1")

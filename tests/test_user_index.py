@@ -14,6 +14,9 @@ from django.test import Client
 from redis_sessions.manager import get_manager
 from redis_sessions.session import SessionStore
 
+# Sessions are indexed by user in every test of this module.
+pytestmark = pytest.mark.usefixtures("indexed")
+
 
 def index_of(client: redis.Redis, user_id: object) -> dict[str, float]:
     entries = client.zrange(f"sessions:user:{{{user_id}}}", 0, -1, withscores=True)

@@ -1,3 +1,4 @@
+#!lua flags=no-writes,allow-cross-slot-keys
 -- count: how many of a batch of keys hold a live session.
 --
 -- KEYS[1..]      keys that SCAN returned for this prefix's session pattern
@@ -5,8 +6,8 @@
 -- Returns the number of them that are live sessions (they have a created
 -- time, #c). Tombstones, missing keys, hashes this engine did not write and
 -- keys of other types count as nothing. One call per SCAN batch: the keys are
--- checked on the server, with no reply per key. On Redis Cluster the caller
--- would have to group a batch by slot first.
+-- checked on the server, with no reply per key. On Redis Cluster a batch
+-- holds keys of one node, of many slots: hence the flag above.
 
 local live = 0
 for _, key in ipairs(KEYS) do

@@ -1,3 +1,4 @@
+#!lua flags=no-writes,allow-cross-slot-keys
 -- survey: what the store's statistics need to know of a batch of keys.
 --
 -- KEYS[1..n]     session keys (live sessions, tombstones, or anything else
@@ -14,8 +15,8 @@
 -- anonymous or not live) and its TTL in seconds (-1 when it never expires;
 -- only for a live session, else 0); then, for each index key, how many of its
 -- entries belong to unexpired sessions; then the number of sessions measured
--- and the sum of their MEMORY USAGE in bytes. Reads only. On Redis Cluster
--- the caller would have to group a batch by slot first.
+-- and the sum of their MEMORY USAGE in bytes. Reads only. On Redis Cluster a
+-- batch holds keys of one node, of many slots: hence the flag above.
 
 local sessions = tonumber(ARGV[1])
 local now = ARGV[2]

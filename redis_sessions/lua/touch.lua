@@ -3,7 +3,8 @@
 -- KEYS[1]        the session's Redis key
 -- ARGV[1]        time to live in seconds, more than zero
 -- ARGV[2]        the new expiry, unix seconds
--- ARGV[3]        the score to record (#i) if the user index must move
+-- ARGV[3]        the score to record (#i) if the user index must move, or ''
+--                when sessions are not indexed by user
 --
 -- Returns 0 when no live session is there (a tombstone is never extended and
 -- nothing is created); 1 when touched; the user id when touched and the
@@ -15,7 +16,7 @@ if redis.pcall('HEXISTS', key, '#c') ~= 1 then
 end
 redis.call('EXPIRE', key, ARGV[1])
 local user_id = redis.call('HGET', key, '#u')
-if user_id and tonumber(redis.call('HGET', key, '#i') or '0') < tonumber(ARGV[2]) then
+if user_id and ARGV[3] ~= '' and tonumber(redis.call('HGET', key, '#i') or '0') < tonumber(ARGV[2]) then
   redis.call('HSET', key, '#i', ARGV[3])
   return user_id
 end

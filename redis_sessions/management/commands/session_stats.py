@@ -75,7 +75,9 @@ class Command(SessionsCommand):
             "tombstones": stats.tombstones,
             "other": stats.other,
             "users": stats.users,
-            "top_users": [
+            "top_users": None
+            if stats.top_users is None
+            else [
                 {"user_id": user_id, "sessions": sessions} for user_id, sessions in stats.top_users
             ],
             "ttl": dict(stats.ttl),
@@ -101,8 +103,11 @@ class Command(SessionsCommand):
         ]
         if stats.other:
             lines.append(row("other keys", f"{stats.other:,}", "not written by this engine"))
-        lines.append(row("users with sessions", f"{stats.users:,}"))
-        if top:
+        if stats.users is None or stats.top_users is None:
+            lines.append(row("users with sessions", "not counted", "USER_INDEX is off"))
+        else:
+            lines.append(row("users with sessions", f"{stats.users:,}"))
+        if top and stats.top_users is not None:
             lines += ["", f"Users with the most sessions (top {top:,})"]
             lines += [row(user_id, f"{sessions:,}") for user_id, sessions in stats.top_users]
             if not stats.top_users:
