@@ -255,7 +255,7 @@ class SessionCore:
             else:
                 pipe = self.client.pipeline(transaction=False)
                 for script, keys, args in calls:
-                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
                 if wait and not self.cluster:
                     pipe.execute_command("WAIT", *self._wait_args())
                 results = pipe.execute(raise_on_error=False)
@@ -284,7 +284,7 @@ class SessionCore:
             else:
                 pipe = client.pipeline(transaction=False)
                 for script, keys, args in calls:
-                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
                 if wait and not self.cluster:
                     pipe.execute_command("WAIT", *self._wait_args())
                 results = await pipe.execute(raise_on_error=False)

@@ -210,11 +210,11 @@ class SessionManager(SessionCore):
         action: str,
     ) -> Any:
         # One script call for a whole SCAN batch: the per-key work runs on the
-        # server, and the client parses one reply instead of one per key. On a
-        # cluster it runs on the node the batch came from: the bulk scripts may
-        # name keys of many slots of one node.
+        # server, and the client parses one reply instead of one per key. The
+        # keys follow ``args`` as arguments; on a cluster the script runs on the
+        # node the batch came from, whose keys of many slots it may read so.
         try:
-            return script.run(self.client, keys, args, node=batch.node)
+            return script.run(self.client, [], [*args, *keys], node=batch.node)
         except RedisError as exc:
             raise self._unavailable(exc, action) from exc
 
@@ -227,7 +227,7 @@ class SessionManager(SessionCore):
         action: str,
     ) -> Any:
         try:
-            return await script.arun(self.aclient, keys, args, node=batch.node)
+            return await script.arun(self.aclient, [], [*args, *keys], node=batch.node)
         except RedisError as exc:
             raise self._unavailable(exc, action) from exc
 
