@@ -152,5 +152,10 @@ async def _close_all(clients: list[AsyncClient]) -> None:
 async def _close(client: AsyncClient) -> None:
     if isinstance(client, redis.asyncio.cluster.RedisCluster):
         await client.aclose()
-    else:
-        await client.aclose(close_connection_pool=True)
+        return
+    await client.aclose(close_connection_pool=True)
+    # Through Sentinel, the clients of the sentinels themselves too.
+    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    if manager is not None:
+        for sentinel in manager.sentinels:
+            await sentinel.aclose(close_connection_pool=True)

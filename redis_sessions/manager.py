@@ -157,6 +157,8 @@ class SessionManager(SessionCore):
         try:
             if isinstance(client, AsyncRedisCluster):
                 cluster: Any = client
+                # An asyncio cluster client learns the nodes on its first command.
+                await cluster.initialize()
                 for node in cluster.get_primaries():
                     cursor = 0
                     while True:

@@ -1,0 +1,133 @@
+"""Fixtures that point the engine at each topology of ``tests.topologies``.
+
+``on_<name>`` empties the topology, sets ``REDIS_SESSIONS`` to reach it for the
+length of one test, and yields a :class:`Store`; ``on_topology`` is the same,
+parametrized over every name of :data:`TOPOLOGIES`, each with its marker (so
+``-m cluster`` runs the cluster's share alone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis
+from django.test import override_settings
+
+from redis_sessions.manager import SessionManager, get_manager
+from tests.topologies import ACLServer, Cluster, SentinelGroup, TLSServer, UnixSocketServer
+
+#: Each topology the engine's suite runs on, and its pytest marker.
+TOPOLOGIES = {
+    "tls": "tls",
+    "unix": "unix",
+    "acl": "acl",
+    "sentinel": "sentinel",
+    "cluster": "cluster",
+    "cluster_indexed": "cluster",
+}
+
+
+@dataclass
+class Store:
+    """The engine's store on one topology, for the length of a test."""
+
+    name: str
+    #: ``REDIS_SESSIONS`` as the test runs.
+    settings: dict[str, Any]
+    #: Runs one command where the engine's keys are, with rights to look at
+    #: anything: ``look("HGETALL", key)``.
+    look: Callable[..., Any]
+
+    @property
+    def manager(self) -> SessionManager:
+        return get_manager()
+
+
+def _store(name: str, settings: dict[str, Any], look: Callable[..., Any]) -> Iterator[Store]:
+    with override_settings(REDIS_SESSIONS=settings):
+        yield Store(name, settings, look)
+
+
+def _flushed(client: redis.Redis | redis.cluster.RedisCluster) -> Callable[..., Any]:
+    if isinstance(client, redis.cluster.RedisCluster):
+        client.flushall(target_nodes=redis.cluster.RedisCluster.PRIMARIES)  # type: ignore[no-untyped-call]
+    else:
+        client.flushall()
+    return client.execute_command
+
+
+@pytest.fixture
+def on_tls(tls_server: TLSServer) -> Iterator[Store]:
+    """TLS with a client certificate, verified against the test CA."""
+    look = _flushed(tls_server.client())
+    settings = {
+        "URL": tls_server.url,
+        "TLS_CA_CERTS": str(tls_server.ca),
+        "TLS_CERTFILE": str(tls_server.client_cert),
+        "TLS_KEYFILE": str(tls_server.client_key),
+    }
+    yield from _store("tls", settings, look)
+
+
+@pytest.fixture
+def on_unix(unix_server: UnixSocketServer) -> Iterator[Store]:
+    """A unix socket."""
+    yield from _store("unix", {"URL": unix_server.url}, _flushed(unix_server.client()))
+
+
+@pytest.fixture
+def on_acl(acl_server: ACLServer) -> Iterator[Store]:
+    """An ACL user that may touch only ``sessions:*`` keys and no dangerous command."""
+    look = _flushed(acl_server.admin_client())
+    yield from _store("acl", {"URL": acl_server.url}, look)
+
+
+@pytest.fixture
+def on_sentinel(sentinel_group: SentinelGroup) -> Iterator[Store]:
+    """A Sentinel group with passwords on the data nodes and on the sentinels."""
+    assert sentinel_group.password is not None
+    primary = sentinel_group.sentinel().master_for(
+        sentinel_group.service_name, password=sentinel_group.password
+    )
+    settings = {
+        "URL": "redis:///0",
+        "PASSWORD": sentinel_group.password,
+        "SENTINELS": [f"{host}:{port}" for host, port in sentinel_group.sentinels],
+        "SENTINEL_SERVICE": sentinel_group.service_name,
+        "SENTINEL_PASSWORD": sentinel_group.sentinel_password,
+    }
+    yield from _store("sentinel", settings, _flushed(primary))
+
+
+def _cluster_settings(cluster: Cluster, **extra: Any) -> dict[str, Any]:
+    seeds = [f"{host}:{port}" for host, port in cluster.startup_nodes[:2]]
+    return {"CLUSTER_NODES": seeds, **extra}
+
+
+@pytest.fixture
+def on_cluster(redis_cluster: Cluster) -> Iterator[Store]:
+    """A cluster of three primaries and three replicas."""
+    client = redis_cluster.client()
+    yield from _store("cluster", _cluster_settings(redis_cluster), _flushed(client))
+    client.close()
+
+
+@pytest.fixture
+def on_cluster_indexed(redis_cluster: Cluster) -> Iterator[Store]:
+    """The same cluster with the user index, which lives on other nodes than the sessions."""
+    client = redis_cluster.client()
+    settings = _cluster_settings(redis_cluster, USER_INDEX=True)
+    yield from _store("cluster_indexed", settings, _flushed(client))
+    client.close()
+
+
+@pytest.fixture(
+    params=[pytest.param(name, marks=getattr(pytest.mark, mark)) for name, mark in TOPOLOGIES.items()]
+)
+def on_topology(request: pytest.FixtureRequest) -> Store:
+    """The engine on each topology in turn."""
+    store: Store = request.getfixturevalue(f"on_{request.param}")
+    return store

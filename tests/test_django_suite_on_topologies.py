@@ -1,0 +1,54 @@
+"""Django's own session test suite, run against the engine on each topology.
+
+The same ``SessionTestsMixin`` as ``test_django_session_mixin.py``, once per
+topology of ``tests.stores_on_topologies``, each class marked with its
+topology's marker.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import SimpleTestCase
+from sessions_tests.tests import SessionTestsMixin
+
+from redis_sessions.session import SessionStore
+
+
+class OnTopology(SessionTestsMixin, SimpleTestCase):  # type: ignore[misc]
+    backend = SessionStore
+
+
+@pytest.mark.tls
+@pytest.mark.usefixtures("on_tls")
+class DjangoSuiteOnTLS(OnTopology):
+    pass
+
+
+@pytest.mark.unix
+@pytest.mark.usefixtures("on_unix")
+class DjangoSuiteOnUnixSocket(OnTopology):
+    pass
+
+
+@pytest.mark.acl
+@pytest.mark.usefixtures("on_acl")
+class DjangoSuiteWithAnACLUser(OnTopology):
+    pass
+
+
+@pytest.mark.sentinel
+@pytest.mark.usefixtures("on_sentinel")
+class DjangoSuiteThroughSentinel(OnTopology):
+    pass
+
+
+@pytest.mark.cluster
+@pytest.mark.usefixtures("on_cluster")
+class DjangoSuiteOnCluster(OnTopology):
+    pass
+
+
+@pytest.mark.cluster
+@pytest.mark.usefixtures("on_cluster_indexed")
+class DjangoSuiteOnClusterWithTheUserIndex(OnTopology):
+    pass
