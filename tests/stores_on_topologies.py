@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import redis
+from django.conf import settings
 from django.test import override_settings
 
 from redis_sessions.manager import SessionManager, get_manager
@@ -25,6 +26,7 @@ TOPOLOGIES = {
     "unix": "unix",
     "acl": "acl",
     "sentinel": "sentinel",
+    "sentinel_cache_alias": "sentinel",
     "cluster": "cluster",
     "cluster_indexed": "cluster",
 }
@@ -102,6 +104,30 @@ def on_sentinel(sentinel_group: SentinelGroup) -> Iterator[Store]:
     yield from _store("sentinel", settings, _flushed(primary))
 
 
+@pytest.fixture
+def on_sentinel_cache_alias(sentinel_group: SentinelGroup) -> Iterator[Store]:
+    """The client of a django-redis cache made by django-redis' Sentinel factory."""
+    assert sentinel_group.password is not None
+    primary = sentinel_group.sentinel().master_for(
+        sentinel_group.service_name, password=sentinel_group.password
+    )
+    cache = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        # The host of the URL is the service the sentinels know the primary by.
+        "LOCATION": f"redis://{sentinel_group.service_name}/0",
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.SentinelClient",
+            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            "SENTINELS": sentinel_group.sentinels,
+            "SENTINEL_KWARGS": {"password": sentinel_group.sentinel_password},
+            "PASSWORD": sentinel_group.password,
+        },
+    }
+    caches = {**settings.CACHES, "sessions": cache}
+    with override_settings(CACHES=caches):
+        yield from _store("sentinel_cache_alias", {"CACHE_ALIAS": "sessions"}, _flushed(primary))
+
+
 def _cluster_settings(cluster: Cluster, **extra: Any) -> dict[str, Any]:
     seeds = [f"{host}:{port}" for host, port in cluster.startup_nodes[:2]]
     return {"CLUSTER_NODES": seeds, **extra}
@@ -125,7 +151,9 @@ def on_cluster_indexed(redis_cluster: Cluster) -> Iterator[Store]:
 
 
 @pytest.fixture(
-    params=[pytest.param(name, marks=getattr(pytest.mark, mark)) for name, mark in TOPOLOGIES.items()]
+    params=[
+        pytest.param(name, marks=getattr(pytest.mark, mark)) for name, mark in TOPOLOGIES.items()
+    ]
 )
 def on_topology(request: pytest.FixtureRequest) -> Store:
     """The engine on each topology in turn."""

