@@ -15,7 +15,9 @@ records:
 * failover: seconds from the kill until the topology says a replica took over
   (every sentinel names it, or the cluster is ``ok`` with the slots moved);
 * recovery: seconds from the kill until the engine served a request again after
-  its last failed one;
+  its last failed one (with ``MIN_REPLICAS_ACK`` 1, the killed server is
+  restarted after the failover, as a replica: until a replica is back, every
+  write fails, as it should);
 * failed requests between the two, and sessions written before the kill that
   could not be read after it (with ``MIN_REPLICAS_ACK`` 0 and then 1).
 
@@ -68,8 +70,13 @@ def configure() -> None:
     django.setup()
 
 
+#: The engine's settings, and how to kill the primary, wait for the failover
+#: and restart the killed server.
+Topology = tuple[dict[str, Any], Callable[[], Any], Callable[[Any], float], Callable[[Any], float]]
+
+
 @contextmanager
-def sentinel(acks: int) -> Iterator[tuple[Any, Callable[[], Any], Callable[[Any], float]]]:
+def sentinel(acks: int) -> Iterator[Topology]:
     with SentinelGroup("bench", password=PASSWORD) as group:
         engine = {
             "URL": "redis:///0",
@@ -79,18 +86,18 @@ def sentinel(acks: int) -> Iterator[tuple[Any, Callable[[], Any], Callable[[Any]
             "MIN_REPLICAS_ACK": acks,
             "REPLICAS_ACK_TIMEOUT": 2.0,
         }
-        yield engine, group.kill_primary, lambda _: group.wait_for_failover()
+        yield engine, group.kill_primary, lambda _: group.wait_for_failover(), group.restart
 
 
 @contextmanager
-def cluster(acks: int) -> Iterator[tuple[Any, Callable[[], Any], Callable[[Any], float]]]:
+def cluster(acks: int) -> Iterator[Topology]:
     with Cluster() as started:
         engine = {
             "CLUSTER_NODES": [f"{host}:{port}" for host, port in started.startup_nodes],
             "MIN_REPLICAS_ACK": acks,
             "REPLICAS_ACK_TIMEOUT": 2.0,
         }
-        yield engine, started.kill_primary, started.wait_for_failover
+        yield engine, started.kill_primary, started.wait_for_failover, started.restart
 
 
 TOPOLOGIES = {"Sentinel": sentinel, "Cluster": cluster}

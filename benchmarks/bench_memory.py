@@ -7,10 +7,11 @@ Run from the repository root::
 A throwaway ``redis-server`` is started on a free loopback port. For each store
 the server is emptied (``FLUSHALL SYNC``), then N sessions holding the typical
 logged-in session of :mod:`benchmarks.bench_operations` are created through the
-store's ``SessionStore``, and the growth of ``used_memory`` is divided by N. The
-figure therefore includes everything a session costs the server: the key, the
-value with whatever the store adds to it, the expiry entry and a share of the
-keyspace's hash tables.
+store's ``SessionStore`` (the engine twice: as configured by default, and with
+``USER_INDEX``, which adds an index key per user), and the growth of
+``used_memory`` is divided by N. The figure therefore includes everything a
+session costs the server: the key, the value with whatever the store adds to
+it, the expiry entry and a share of the keyspace's hash tables.
 
 The results are printed and written to ``benchmarks/results/memory.rst``.
 """
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 
 import redis
 from django.contrib.sessions.backends.base import SessionBase
+from django.test import override_settings
 
 import redis_sessions
 from benchmarks.bench_operations import (
@@ -42,6 +44,9 @@ from benchmarks.bench_operations import (
     table,
 )
 from tests.servers import RedisServer, server_binary
+
+#: The engine with ``USER_INDEX`` on, as the report names it.
+INDEXED = f"{ENGINE} + USER_INDEX"
 
 #: Redis 7 keeps a hash in a listpack while every field and value fits in this
 #: many bytes (``hash-max-listpack-value``), with the default configuration.
@@ -115,7 +120,7 @@ def measure(
     stored = admin.dbsize()
     if stored not in (count, count + -(-count // per_user)):
         raise SystemExit(f"{name}: {stored} keys on the server after creating {count} sessions")
-    sample = redis_key_of(name, keys[0])  # type: ignore[arg-type]
+    sample = redis_key_of(ENGINE if name == INDEXED else name, keys[0])  # type: ignore[arg-type]
     return Footprint(
         store=name,
         sessions=count,
@@ -239,6 +244,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"Creating {args.sessions} sessions with {name}...", file=sys.stderr)
             footprints.append(
                 measure(admin, name, store_class, args.sessions, args.sessions_per_user)
+            )
+        # The engine again with the opt-in index of each user's sessions.
+        print(f"Creating {args.sessions} sessions with {INDEXED}...", file=sys.stderr)
+        with override_settings(REDIS_SESSIONS={"URL": server.url, "USER_INDEX": True}):
+            footprints.append(
+                measure(admin, INDEXED, stores[ENGINE], args.sessions, args.sessions_per_user)
             )
         plain, rst = report(footprints, facts(admin, args.sessions, args.sessions_per_user))
         print(plain)
