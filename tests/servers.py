@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -48,6 +49,9 @@ def free_port() -> int:
         if port not in _handed_out:
             _handed_out.add(port)
             return port
+
+
+S = TypeVar("S", bound="RedisServer")
 
 
 class RedisServer:
@@ -86,9 +90,13 @@ class RedisServer:
     def log_path(self) -> Path:
         return self.directory / "server.log"
 
-    def start(self) -> RedisServer:
-        self.launch()
-        self.wait_until_ready()
+    def start(self: S) -> S:
+        try:
+            self.launch()
+            self.wait_until_ready()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def launch(self) -> None:
@@ -146,7 +154,7 @@ class RedisServer:
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
 
-    def __enter__(self) -> RedisServer:
+    def __enter__(self: S) -> S:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

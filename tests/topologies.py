@@ -29,11 +29,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.crc import key_slot
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
@@ -74,22 +76,24 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> floa
         time.sleep(0.02)
 
 
-def probe(port: int, **kwargs: object) -> redis.Redis:
-    """A client for watching a server: strings, short timeouts, no retries."""
-    return redis.Redis(
-        host=HOST,
-        port=port,
-        decode_responses=True,
-        socket_connect_timeout=0.5,
-        socket_timeout=2,
-        retry=Retry(NoBackoff(), 0),
-        **kwargs,  # type: ignore[arg-type]
-    )
+#: Options of a client for watching a server: strings, short timeouts, and no
+#: retries, since the caller polls.
+PROBE_OPTIONS: dict[str, object] = {
+    "decode_responses": True,
+    "socket_connect_timeout": 0.5,
+    "socket_timeout": 2,
+    "retry": Retry(NoBackoff(), 0),
+}
+
+
+def command(client: redis.Redis | RedisCluster, *args: object, **options: object) -> Any:
+    """``client.execute_command(*args, **options)``, for the type checker."""
+    return client.execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
 
 def role(client: redis.Redis) -> str:
     """``master`` or ``replica``, as the server itself says (ROLE)."""
-    reply = client.execute_command("ROLE")
+    reply = command(client, "ROLE")
     return "master" if reply[0] == "master" else "replica"
 
 
@@ -98,7 +102,7 @@ def as_dict(reply: object) -> dict[str, str]:
     if isinstance(reply, dict):
         return {str(name): str(value) for name, value in reply.items()}
     assert isinstance(reply, list), reply
-    return {str(name): str(value) for name, value in zip(reply[::2], reply[1::2])}
+    return {str(name): str(value) for name, value in zip(reply[::2], reply[1::2], strict=True)}
 
 
 class Server(RedisServer):
@@ -145,8 +149,8 @@ class Server(RedisServer):
         )
 
     def probe(self) -> redis.Redis:
-        """A client for watching this server (see ``probe()``); the caller closes it."""
-        return probe(self.port, **self.credentials)
+        """A client for watching this server (``PROBE_OPTIONS``); the caller closes it."""
+        return self.client(**PROBE_OPTIONS)
 
 
 # Cluster ###############################################################################
@@ -262,17 +266,17 @@ class Cluster:
         # that would otherwise give them distinct ones, one at a time.
         for epoch, node in enumerate(self.nodes, start=1):
             node_probe = self._probe(node)
-            node.node_id = node_probe.execute_command("CLUSTER", "MYID")
-            node_probe.execute_command("CLUSTER", "SET-CONFIG-EPOCH", epoch)
-        for node, (first, last) in zip(primaries, slot_ranges(len(primaries))):
-            self._probe(node).execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+            node.node_id = command(node_probe, "CLUSTER", "MYID")
+            command(node_probe, "CLUSTER", "SET-CONFIG-EPOCH", epoch)
+        for node, (first, last) in zip(primaries, slot_ranges(len(primaries)), strict=True):
+            command(self._probe(node), "CLUSTER", "ADDSLOTSRANGE", first, last)
         introducer = self._probe(self.nodes[0])
         for node in self.nodes[1:]:
-            introducer.execute_command("CLUSTER", "MEET", HOST, node.port, node.bus_port)
+            command(introducer, "CLUSTER", "MEET", HOST, node.port, node.bus_port)
         wait_until(self._everyone_met, timeout, "every node knows every other")
         for index, replica in enumerate(replicas):
             primary = primaries[index % len(primaries)]
-            self._probe(replica).execute_command("CLUSTER", "REPLICATE", primary.node_id)
+            command(self._probe(replica), "CLUSTER", "REPLICATE", primary.node_id)
         wait_until(self._healthy, timeout, "a healthy cluster")
 
     def _everyone_met(self) -> bool:
@@ -313,12 +317,12 @@ class Cluster:
         )
 
     def _cluster_info(self, node: ClusterServer) -> dict[str, str]:
-        text: str = self._probe(node).execute_command("CLUSTER", "INFO")
+        text: str = command(self._probe(node), "CLUSTER", "INFO")
         pairs = (line.split(":", 1) for line in text.splitlines() if ":" in line)
         return {name: value.strip() for name, value in pairs}
 
     def _views(self, node: ClusterServer) -> list[NodeView]:
-        text: str = self._probe(node).execute_command("CLUSTER", "NODES")
+        text: str = command(self._probe(node), "CLUSTER", "NODES")
         return [NodeView.parse(line) for line in text.splitlines() if line.strip()]
 
     def _probe(self, node: ClusterServer) -> redis.Redis:
@@ -339,9 +343,7 @@ class Cluster:
         return self.primaries()[0].url
 
     def _running_with_role(self, wanted: str) -> list[ClusterServer]:
-        return [
-            node for node in self.nodes if node.running and role(self._probe(node)) == wanted
-        ]
+        return [node for node in self.nodes if node.running and role(self._probe(node)) == wanted]
 
     def primaries(self) -> list[ClusterServer]:
         """The running nodes that are primaries (as each says of itself), in start order."""
@@ -354,25 +356,43 @@ class Cluster:
     def replicas_of(self, primary: ClusterServer) -> list[ClusterServer]:
         found = []
         for node in self.replicas():
-            reply = self._probe(node).execute_command("ROLE")
+            reply = command(self._probe(node), "ROLE")
             if int(reply[2]) == primary.port:
                 found.append(node)
         return found
 
+    def slot_map(self) -> dict[ClusterServer, list[tuple[int, int]]]:
+        """The slot ranges of each primary, as the first running node sees them."""
+        viewer = next(node for node in self.nodes if node.running)
+        by_port = {node.port: node for node in self.nodes}
+        ranges: dict[ClusterServer, list[tuple[int, int]]] = {}
+        for view in self._views(viewer):
+            if "master" not in view.flags or "fail" in view.flags or not view.slots:
+                continue
+            for slots in view.slots:
+                if slots.startswith("["):  # a slot being migrated, never here
+                    continue
+                first, _, last = slots.partition("-")
+                ranges.setdefault(by_port[view.port], []).append((int(first), int(last or first)))
+        return ranges
+
     def node_for_slot(self, slot: int) -> ClusterServer:
         """The primary that serves ``slot``, as the first running node sees it."""
-        viewer = next(node for node in self.nodes if node.running)
-        for view in self._views(viewer):
-            if "master" in view.flags and "fail" not in view.flags:
-                for slots in view.slots:
-                    first, _, last = slots.partition("-")
-                    if int(first) <= slot <= int(last or first):
-                        return next(node for node in self.nodes if node.port == view.port)
+        for node, ranges in self.slot_map().items():
+            if any(first <= slot <= last for first, last in ranges):
+                return node
         raise LookupError(f"No primary serves slot {slot}")
+
+    def node_for_key(self, key: str | bytes) -> ClusterServer:
+        """The primary that serves ``key``."""
+        return self.node_for_slot(key_slot(key.encode() if isinstance(key, str) else key))
 
     def client(self, **kwargs: object) -> RedisCluster:
         """A ``RedisCluster`` that starts from the running nodes; the caller closes it."""
-        startup = [ClusterNode(host, port) for host, port in self.startup_nodes]
+        startup = [
+            ClusterNode(host, port)  # type: ignore[no-untyped-call]
+            for host, port in self.startup_nodes
+        ]
         return RedisCluster(startup_nodes=startup, **kwargs)  # type: ignore[arg-type]
 
     def flush(self) -> None:
@@ -502,8 +522,10 @@ class SentinelGroup:
         self._killed_at: float | None = None
 
     def _data_server(self) -> Server:
-        extra = ["--requirepass", self.password, "--masterauth", self.password]
-        return Server(*FAST_SYNC, *(extra if self.password else []), password=self.password)
+        if self.password is None:
+            return Server(*FAST_SYNC)
+        auth = ["--requirepass", self.password, "--masterauth", self.password]
+        return Server(*FAST_SYNC, *auth, password=self.password)
 
     def _sentinel_config(self) -> list[str]:
         name = self.service_name
@@ -561,13 +583,15 @@ class SentinelGroup:
             sentinel_kwargs["password"] = self.sentinel_password
         if self.password:
             kwargs.setdefault("password", self.password)
-        return Sentinel(self.sentinels, sentinel_kwargs=sentinel_kwargs, **kwargs)
+        return Sentinel(  # type: ignore[no-untyped-call]
+            self.sentinels, sentinel_kwargs=sentinel_kwargs, **kwargs
+        )
 
     def _replicate(self, replica: Server, primary: Server) -> None:
         # REPLICAOF connects at once; a --replicaof argument waits for the
         # once-a-second replication timer.
         with replica.probe() as client:
-            client.execute_command("REPLICAOF", HOST, primary.port)
+            command(client, "REPLICAOF", HOST, primary.port)
 
     def _in_sync(self, replica: Server) -> bool:
         with replica.probe() as client:
@@ -578,7 +602,7 @@ class SentinelGroup:
 
     def _sentinel_reply(self, sentinel: SentinelServer, *args: object) -> object:
         with sentinel.probe() as client:
-            return client.execute_command("SENTINEL", *args)
+            return command(client, "SENTINEL", *args)
 
     def _sentinels_ready(self) -> bool:
         for sentinel in self.sentinel_servers:
@@ -848,8 +872,7 @@ class TLSServer(Server):
         return super().client(**{**tls, **kwargs})
 
     def probe(self) -> redis.Redis:
-        client = self.client(socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
-        return client
+        return self.client(**PROBE_OPTIONS)
 
     def startup_error(self, log: str) -> Exception:
         # What a server built without TLS logs (Valkey: "Missing implement of
@@ -860,7 +883,9 @@ class TLSServer(Server):
             if "tls support" in line.lower() or "connection type tls" in line.lower()
         ]
         if lines:
-            return Unsupported(f"{server_binary()} is built without TLS: {' '.join(lines)}")
+            return Unsupported(
+                f"{Path(server_binary()).name} is built without TLS: {' '.join(lines)}"
+            )
         return super().startup_error(log)
 
 
