@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -443,6 +444,8 @@ class Cluster:
 
         Return once the whole cluster is healthy again, with the seconds it took.
         """
+        if node.running:
+            raise ValueError(f"{node!r} is running")
         began = time.monotonic()
         self._killed.pop(node, None)
         node.launch()
@@ -573,10 +576,11 @@ class SentinelGroup:
         """The addresses of the sentinels."""
         return [sentinel.address for sentinel in self.sentinel_servers]
 
-    def sentinel(self, **kwargs: object) -> Sentinel:
-        """A redis-py ``Sentinel`` of this group, with the passwords; the caller closes it.
+    def client(self, **kwargs: object) -> Sentinel:
+        """A redis-py ``Sentinel`` of this group, with the passwords.
 
         ``kwargs`` go to the clients of the data nodes it makes (``master_for``).
+        The caller closes it (with redis-py 5.0, each client in its ``sentinels``).
         """
         sentinel_kwargs: dict[str, object] = {"socket_timeout": 1, "socket_connect_timeout": 1}
         if self.sentinel_password:
@@ -905,6 +909,20 @@ class UnixSocketServer(Server):
     @property
     def url(self) -> str:
         return f"unix://{self.socket_path}?db=0"
+
+    def wait_until_ready(self, timeout: float = 10) -> None:
+        # redis-py 5.0 leaves its socket open when it fails to connect to a unix
+        # socket, so the socket is first tried with one that is always closed.
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.connect(str(self.socket_path))
+                    break
+                except OSError:
+                    time.sleep(0.02)
+        super().wait_until_ready(max(deadline - time.monotonic(), 0.1))
 
     def client(self, **kwargs: object) -> redis.Redis:
         return redis.Redis(unix_socket_path=str(self.socket_path), **kwargs)  # type: ignore[arg-type]
