@@ -243,7 +243,7 @@ def test_cluster_failover_promotes_the_replica_and_keeps_acknowledged_writes(
 
 @pytest.fixture
 def sentinel(sentinel_group: SentinelGroup) -> Iterator[Sentinel]:
-    client = sentinel_group.client(decode_responses=True, retry=NO_RETRY)
+    client = sentinel_group.sentinel(decode_responses=True, retry=NO_RETRY)
     yield client
     # Sentinel.close() is newer than the oldest redis-py the engine supports.
     for sentinel_client in client.sentinels:

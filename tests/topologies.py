@@ -576,7 +576,7 @@ class SentinelGroup:
         """The addresses of the sentinels."""
         return [sentinel.address for sentinel in self.sentinel_servers]
 
-    def client(self, **kwargs: object) -> Sentinel:
+    def sentinel(self, **kwargs: object) -> Sentinel:
         """A redis-py ``Sentinel`` of this group, with the passwords.
 
         ``kwargs`` go to the clients of the data nodes it makes (``master_for``).

@@ -59,7 +59,7 @@ def sentinel_group() -> Iterator[SentinelGroup]:
     """A primary, a replica and three sentinels (quorum 2) for service ``sessions``.
 
     The data nodes and the sentinels have passwords of their own; the group's
-    ``client()`` makes a redis-py ``Sentinel`` that uses both.
+    ``sentinel()`` makes a redis-py ``Sentinel`` that uses both.
     """
     group = SentinelGroup(
         "sessions", password=SENTINEL_GROUP_PASSWORD, sentinel_password=SENTINEL_PASSWORD
