@@ -14,6 +14,8 @@ from django.test import override_settings
 from redis_sessions import scripts
 from tests.servers import RedisServer
 
+pytest_plugins = ["tests.topology_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:

@@ -16,8 +16,11 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import TypeVar
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 def server_binary() -> str:
@@ -32,10 +35,23 @@ def server_binary() -> str:
     return str(get_binary_path())
 
 
+#: Ports that free_port() returned: the kernel may offer a port again as soon as
+#: it is closed, which would give two servers of one topology the same port.
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a loopback port that is free now and was not returned before."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+
+
+S = TypeVar("S", bound="RedisServer")
 
 
 class RedisServer:
@@ -54,33 +70,69 @@ class RedisServer:
     def client(self, **kwargs: object) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)  # type: ignore[arg-type]
 
-    def start(self) -> RedisServer:
-        args = [
+    def listen_args(self) -> list[str]:
+        """Where the server listens; subclasses swap TCP for TLS or a unix socket."""
+        return ["--port", str(self.port), "--bind", "127.0.0.1"]
+
+    def command_line(self) -> list[str]:
+        return [
             server_binary(),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
+            *self.listen_args(),
             "--save", "",
             "--appendonly", "no",
             "--dir", str(self.directory),
-            "--logfile", str(self.directory / "server.log"),
+            "--logfile", str(self.log_path),
             "--enable-debug-command", "local",
             *self.extra_args,
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        client = self.client(socket_connect_timeout=0.2)
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "server.log"
+
+    def start(self: S) -> S:
+        try:
+            self.launch()
+            self.wait_until_ready()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to answer (see ``wait_until_ready``)."""
+        self.process = subprocess.Popen(
+            self.command_line(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def wait_until_ready(self, timeout: float = 10) -> None:
+        """Wait until the launched server answers PING; raise if it exits or stays silent."""
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        # No retries inside the client: this loop retries, and notices a dead process.
+        client = self.client(socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
         try:
             while True:
                 try:
                     client.ping()
-                    return self
+                    return
                 except redis.ConnectionError:
                     if self.process.poll() is not None or time.monotonic() > deadline:
-                        log = (self.directory / "server.log").read_text(errors="replace")
-                        raise RuntimeError(f"{args[0]} did not start:\n{log}") from None
+                        log = self.read_log()
+                        raise self.startup_error(log) from None
                     time.sleep(0.02)
         finally:
             client.close()
+
+    def read_log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def startup_error(self, log: str) -> Exception:
+        """The exception to raise when the server did not start, given its log."""
+        return RuntimeError(f"{server_binary()} did not start:\n{log}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -102,7 +154,7 @@ class RedisServer:
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
 
-    def __enter__(self) -> RedisServer:
+    def __enter__(self: S) -> S:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
