@@ -107,7 +107,7 @@ def one_round(topology: str, acks: int) -> Round:
     from redis_sessions.session import SessionStore
 
     with (
-        TOPOLOGIES[topology](acks) as (engine, kill, wait),
+        TOPOLOGIES[topology](acks) as (engine, kill, wait, restart),
         override_settings(REDIS_SESSIONS=engine),
     ):
         load = SessionLoad().start()
@@ -116,6 +116,11 @@ def one_round(topology: str, acks: int) -> Round:
         victim = kill()
         saved_before = list(load.saved)
         failover = wait(victim)
+        if acks:
+            # The promoted replica has no replica of its own until the killed
+            # server comes back as one: writes that must reach a replica fail
+            # until then.
+            restart(victim)
         deadline = time.monotonic() + 30
         while load.successes_after(killed_at + failover) < 20 and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -14,7 +14,7 @@ from django.test import override_settings
 from redis_sessions import scripts
 from tests.servers import RedisServer
 
-pytest_plugins = ["tests.topology_fixtures"]
+pytest_plugins = ["tests.topology_fixtures", "tests.stores_on_topologies"]
 
 
 @pytest.fixture(scope="session")

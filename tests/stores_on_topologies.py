@@ -55,7 +55,7 @@ def _store(name: str, settings: dict[str, Any], look: Callable[..., Any]) -> Ite
 
 def _flushed(client: redis.Redis | redis.cluster.RedisCluster) -> Callable[..., Any]:
     if isinstance(client, redis.cluster.RedisCluster):
-        client.flushall(target_nodes=redis.cluster.RedisCluster.PRIMARIES)  # type: ignore[no-untyped-call]
+        client.flushall(target_nodes=redis.cluster.RedisCluster.PRIMARIES)
     else:
         client.flushall()
     return client.execute_command
@@ -91,7 +91,7 @@ def on_acl(acl_server: ACLServer) -> Iterator[Store]:
 def on_sentinel(sentinel_group: SentinelGroup) -> Iterator[Store]:
     """A Sentinel group with passwords on the data nodes and on the sentinels."""
     assert sentinel_group.password is not None
-    primary = sentinel_group.sentinel().master_for(
+    primary: redis.Redis = sentinel_group.sentinel().master_for(  # type: ignore[no-untyped-call]
         sentinel_group.service_name, password=sentinel_group.password
     )
     settings = {
@@ -108,7 +108,7 @@ def on_sentinel(sentinel_group: SentinelGroup) -> Iterator[Store]:
 def on_sentinel_cache_alias(sentinel_group: SentinelGroup) -> Iterator[Store]:
     """The client of a django-redis cache made by django-redis' Sentinel factory."""
     assert sentinel_group.password is not None
-    primary = sentinel_group.sentinel().master_for(
+    primary: redis.Redis = sentinel_group.sentinel().master_for(  # type: ignore[no-untyped-call]
         sentinel_group.service_name, password=sentinel_group.password
     )
     cache = {
