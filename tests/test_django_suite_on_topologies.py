@@ -58,3 +58,15 @@ class DjangoSuiteOnCluster(OnTopology):
 @pytest.mark.usefixtures("on_cluster_indexed")
 class DjangoSuiteOnClusterWithTheUserIndex(OnTopology):
     pass
+
+
+@pytest.mark.valkey
+@pytest.mark.usefixtures("on_valkey")
+class DjangoSuiteOnValkey(OnTopology):
+    pass
+
+
+@pytest.mark.cluster
+@pytest.mark.usefixtures("on_valkey_cluster")
+class DjangoSuiteOnAValkeyCluster(OnTopology):
+    pass

@@ -237,9 +237,18 @@ class Cluster:
     short so that a failover takes a couple of seconds.
     """
 
-    def __init__(self, primaries: int = 3, replicas: int = 1, node_timeout: int = 1000) -> None:
+    def __init__(
+        self,
+        primaries: int = 3,
+        replicas: int = 1,
+        node_timeout: int = 1000,
+        *,
+        binary: str | None = None,
+    ) -> None:
         self.primary_count = primaries
         self.nodes = [ClusterServer(node_timeout) for _ in range(primaries * (1 + replicas))]
+        for node in self.nodes:
+            node.binary = binary
         self.started_in = 0.0
         self._probes: dict[ClusterServer, redis.Redis] = {}
         self._killed: dict[ClusterServer, tuple[float, list[ClusterServer]]] = {}

