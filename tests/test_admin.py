@@ -66,7 +66,7 @@ def make_user() -> MakeUser:
     """A user with the permissions named (codenames of redis_sessions, or app.codename)."""
 
     def make(username: str, *perms: str, staff: bool = True, superuser: bool = False) -> User:
-        user = User.objects.create_user(
+        user: User = User.objects.create_user(
             username, password="pw", is_staff=staff, is_superuser=superuser
         )
         for perm in perms:
