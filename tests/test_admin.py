@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -864,6 +865,7 @@ def django(settings: str, *args: str, url: str) -> subprocess.CompletedProcess[s
 # whether the admin module was loaded.
 ADMIN_WALK = """
 import sys
+import textwrap
 from django.core.management import call_command
 from django.test import Client
 from django.test.utils import setup_test_environment
@@ -883,6 +885,7 @@ print("loaded", "redis_sessions.admin" in sys.modules)
 # module was never imported.
 SESSION_WALK = """
 import sys
+import textwrap
 from django.core.management import call_command
 from redis_sessions.session import SessionStore
 
@@ -920,3 +923,24 @@ def test_the_app_works_without_the_admin_and_never_loads_its_admin_module(
     assert (checked.returncode, checked.stderr) == (0, "")
     assert (walked.returncode, walked.stderr) == (0, "")
     assert walked.stdout == "loaded 42\nadmin False\n"
+
+
+# README.rst
+
+
+def test_the_readme_example_of_a_subclass_registers_it_in_place(manager: SessionManager) -> None:
+    readme = (REPOSITORY / "README.rst").read_text()
+    block = r"\.\. code-block:: python\n\n((?:    .*\n|\n)*?    admin\.site\.register\(.*\)\n)"
+    (example,) = re.findall(block, readme)
+    original = admin.site.get_model_admin(Session)
+    try:
+        exec(textwrap.dedent(example), {})
+        replaced = admin.site.get_model_admin(Session)
+
+        assert type(replaced).__name__ == "StrictSessionAdmin"
+        assert isinstance(replaced, SessionAdmin)
+        assert replaced.list_per_page == 50
+        assert "otp" in replaced.secret_words
+    finally:
+        # The very instance whose views the URLs were built from.
+        admin.site._registry[Session] = original
