@@ -138,6 +138,12 @@ def page_size() -> Iterator[Callable[[int], None]]:
 # Permissions
 
 
+def test_the_model_is_named_by_its_key_and_has_no_table_to_manage() -> None:
+    assert str(Session(session_key=key("a"))) == key("a")
+    assert not Session._meta.managed
+    assert Session._meta.default_permissions == ("view",)
+
+
 def test_the_model_has_the_view_permission_and_two_of_its_own() -> None:
     codenames = set(
         Permission.objects.filter(content_type__app_label="redis_sessions").values_list(

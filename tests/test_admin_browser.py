@@ -48,15 +48,20 @@ BACKEND = "django.contrib.auth.backends.ModelBackend"
 AUTH_HASH = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
+def require_chromium(path: Path = CHROMIUM) -> None:
+    """Fail, saying how to install it, unless the browser is there."""
+    if not path.exists():
         pytest.fail(
-            f"The browser tests need Debian's Chromium at {CHROMIUM}. Install it with "
+            f"The browser tests need Debian's Chromium at {path}. Install it with "
             "`apt-get install -y chromium` (as root), as .ci/run does; never with "
             "`playwright install`.",
             pytrace=False,
         )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    require_chromium()
     # Playwright's sync API runs an event loop in this thread, where Django
     # would then refuse the ORM calls that set the tests up.
     before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
@@ -281,3 +286,12 @@ def test_the_pages_in_light_and_dark_mode(
     assert _luminance(body) < 0.2
     assert _luminance(data) < 0.2
     assert _luminance(text) > 0.7
+
+
+def test_without_chromium_the_browser_tests_fail_saying_how_to_install_it(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(pytest.fail.Exception) as failed:
+        require_chromium(tmp_path / "chromium")
+
+    assert "apt-get install -y chromium" in str(failed.value)
