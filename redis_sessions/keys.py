@@ -41,7 +41,11 @@ def redis_key(prefix: str, session_key: str) -> str:
     return f"{prefix}{{{session_key}}}"
 
 
+#: How many characters of a session key logs and the admin show.
+ABBREVIATED_LENGTH = 6
+
+
 def abbreviated(session_key: str) -> str:
     """Return a prefix of a session key that is fit for logs: enough to correlate, too
     short to use."""
-    return session_key[:6] + "..."
+    return session_key[:ABBREVIATED_LENGTH] + "..."

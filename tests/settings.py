@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.staticfiles",
     "django.contrib.admin",
     "sessions_tests",
     "tests.testapp",
@@ -59,6 +60,9 @@ TEMPLATES = [
 ]
 
 SESSION_ENGINE = "redis_sessions.session"
+
+# The admin's pages in a real browser (tests/test_admin_browser.py) need its CSS.
+STATIC_URL = "static/"
 
 # Replaced by a fixture in the test run; port 1 refuses connections.
 REDIS_SESSIONS = {"URL": os.environ.get("REDIS_SESSIONS_TEST_URL", "redis://127.0.0.1:1/0")}

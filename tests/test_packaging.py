@@ -155,6 +155,20 @@ def test_the_wheel_ships_the_lua_scripts_and_py_typed(build: Build) -> None:
     assert {*LUA_SCRIPTS, "redis_sessions/py.typed"} <= build.wheel_files()
 
 
+def test_the_wheel_ships_the_admins_templates_static_files_and_migration(build: Build) -> None:
+    shipped = {
+        path.relative_to(REPOSITORY).as_posix()
+        for folder in ("templates", "static", "migrations")
+        for path in (REPOSITORY / "redis_sessions" / folder).rglob("*")
+        if path.is_file() and not is_leftover(path.as_posix())
+    }
+
+    assert "redis_sessions/migrations/0001_initial.py" in shipped
+    assert "redis_sessions/static/redis_sessions/admin/sessions.css" in shipped
+    assert "redis_sessions/templates/admin/redis_sessions/session/session_list.html" in shipped
+    assert shipped <= build.wheel_files()
+
+
 def test_the_wheel_ships_the_package_and_nothing_else(build: Build) -> None:
     tops = {name.split("/")[0] for name in build.wheel_files()}
 

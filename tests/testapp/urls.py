@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, path
 
 from tests.testapp import async_views, views
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("counter/", views.counter),
     path("set/<str:name>/<str:value>/", views.set_value),
     path("login/", views.log_in),
@@ -16,3 +17,9 @@ urlpatterns = [
     path("async/logout/", async_views.log_out),
     path("async/whoami/", async_views.whoami),
 ]
+
+# Settings that leave the admin out (tests of the app without it) use these URLs too.
+if apps.is_installed("django.contrib.admin"):
+    from django.contrib import admin
+
+    urlpatterns.append(path("admin/", admin.site.urls))

@@ -1,0 +1,292 @@
+"""Pages of sessions walked with SCAN's cursor (redis_sessions.paging), on a real server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import pytest
+import redis
+from django.test import override_settings
+
+from redis_sessions import paging
+from redis_sessions.exceptions import StoreUnavailable
+from redis_sessions.manager import SessionManager, get_manager
+from tests.conftest import CommandLog
+from tests.servers import free_port
+
+
+@pytest.fixture
+def manager() -> SessionManager:
+    return get_manager()
+
+
+def key(name: str) -> str:
+    """A session key that starts with ``name``."""
+    return name.ljust(32, "0")
+
+
+def walk(
+    manager: SessionManager,
+    size: int,
+    cursor: str = "0",
+    *,
+    key_prefix: str = "",
+    authenticated: bool | None = None,
+    max_scans: int = 32,
+) -> list[paging.Page]:
+    """Every page of a walk, from ``cursor`` to the last."""
+    pages: list[paging.Page] = []
+    while not pages or pages[-1].cursor != "0":
+        assert len(pages) < 1000, "the walk does not end"
+        start = pages[-1].cursor if pages else cursor
+        pages.append(
+            paging.scan_page(
+                manager,
+                start,
+                size,
+                key_prefix=key_prefix,
+                authenticated=authenticated,
+                max_scans=max_scans,
+            )
+        )
+    return pages
+
+
+def keys_of(pages: list[paging.Page]) -> list[str]:
+    return [listed.session.session_key for page in pages for listed in page.sessions]
+
+
+def test_a_walk_of_small_pages_lists_every_live_session_once(manager: SessionManager) -> None:
+    created = {key(f"s{number:02d}") for number in range(20)}
+    for session_key in created:
+        manager.create(session_key, {"n": 1}, 3600)
+
+    pages = walk(manager, 3)
+
+    assert sorted(keys_of(pages)) == sorted(created)
+    assert len(pages) >= 4
+    assert pages[-1].cursor == "0"
+    assert all(page.cursor.isdigit() for page in pages)
+
+
+def test_a_page_has_about_its_size(manager: SessionManager) -> None:
+    for number in range(50):
+        manager.create(key(f"s{number:02d}"), {}, 3600)
+
+    page = paging.scan_page(manager, "0", 10)
+
+    # SCAN hands keys out a bucket at a time: a few more than asked, never fewer
+    # while there are more.
+    assert 10 <= len(page.sessions) < 20
+    assert page.cursor != "0"
+
+
+def test_a_single_page_holds_everything_when_it_is_large_enough(manager: SessionManager) -> None:
+    for number in range(5):
+        manager.create(key(f"s{number}"), {}, 3600)
+
+    page = paging.scan_page(manager)
+
+    assert len(page.sessions) == 5
+    assert page.cursor == "0"
+
+
+def test_an_empty_store_is_one_empty_page(manager: SessionManager) -> None:
+    assert paging.scan_page(manager) == paging.Page([], "0")
+
+
+def test_each_session_comes_with_its_time_to_live_and_size(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    manager.create(key("s"), {"_auth_user_id": "7", "cart": [1, 2]}, 3600)
+    stored_fields = redis_client.hgetall(manager.redis_key(key("s")))
+
+    (listed,) = paging.scan_page(manager).sessions
+
+    assert listed.session.user_id == "7"
+    assert listed.session.data == {"_auth_user_id": "7", "cart": [1, 2]}
+    assert 3590 <= (listed.ttl or 0) <= 3600
+    assert listed.size == sum(len(name) + len(value) for name, value in stored_fields.items())
+
+
+def test_a_session_without_expiry_has_no_time_to_live(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    manager.create(key("s"), {}, 3600)
+    redis_client.persist(manager.redis_key(key("s")))
+
+    (listed,) = paging.scan_page(manager).sessions
+
+    assert listed.ttl is None
+
+
+def test_tombstones_user_indexes_and_foreign_keys_are_left_out(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    manager.create(key("live"), {"_auth_user_id": "7"}, 3600)
+    manager.create(key("gone"), {}, 3600)
+    manager.destroy(key("gone"))
+    redis_client.set(manager.redis_key(key("string")), "not a session")
+    redis_client.hset(manager.redis_key(key("hash")), "x", "no metadata")
+    redis_client.set("unrelated", "1")
+
+    pages = walk(manager, 2)
+
+    assert keys_of(pages) == [key("live")]
+
+
+def test_a_key_prefix_keeps_the_sessions_whose_key_starts_with_it(
+    manager: SessionManager,
+) -> None:
+    for name in ("abc1", "abc2", "abd1", "xyz1"):
+        manager.create(key(name), {}, 3600)
+
+    pages = walk(manager, 1, key_prefix="abc")
+
+    assert sorted(keys_of(pages)) == [key("abc1"), key("abc2")]
+
+
+def test_a_whole_key_as_prefix_finds_that_session(manager: SessionManager) -> None:
+    manager.create(key("abc1"), {}, 3600)
+    manager.create(key("abc2"), {}, 3600)
+
+    assert keys_of(walk(manager, 10, key_prefix=key("abc1"))) == [key("abc1")]
+
+
+def test_glob_characters_of_the_prefix_are_matched_literally(redis_url: str) -> None:
+    with override_settings(REDIS_SESSIONS={"URL": redis_url, "PREFIX": "s*[x]:"}):
+        manager = get_manager()
+        manager.create(key("abc"), {}, 3600)
+        # What the prefix would match as a pattern: a session of another prefix.
+        manager.client.hset("sabcx:{" + key("abd") + "}", mapping={"#c": 1, "#m": 1})
+
+        assert keys_of(walk(manager, 10)) == [key("abc")]
+        assert keys_of(walk(manager, 10, key_prefix="ab")) == [key("abc")]
+
+
+@pytest.mark.parametrize(("authenticated", "expected"), [(True, ["user"]), (False, ["anon"])])
+def test_the_login_filter_keeps_one_kind_of_session(
+    manager: SessionManager, authenticated: bool, expected: list[str]
+) -> None:
+    for number in range(10):
+        manager.create(key(f"user{number}"), {"_auth_user_id": "7"}, 3600)
+    for number in range(10):
+        manager.create(key(f"anon{number}"), {}, 3600)
+
+    pages = walk(manager, 3, authenticated=authenticated)
+
+    assert {session_key[:4] for session_key in keys_of(pages)} == set(expected)
+    assert len(keys_of(pages)) == 10
+
+
+def test_a_filtered_page_reads_on_until_it_is_full(manager: SessionManager) -> None:
+    for number in range(30):
+        manager.create(key(f"anon{number:02d}"), {}, 3600)
+    for number in range(3):
+        manager.create(key(f"user{number}"), {"_auth_user_id": "7"}, 3600)
+
+    page = paging.scan_page(manager, "0", 3, authenticated=True)
+
+    assert sorted(listed.session.session_key for listed in page.sessions) == [
+        key(f"user{number}") for number in range(3)
+    ]
+
+
+def test_a_page_stops_after_its_scans_and_says_where_to_go_on(manager: SessionManager) -> None:
+    for number in range(200):
+        manager.create(key(f"anon{number:03d}"), {}, 3600)
+    manager.create(key("user"), {"_auth_user_id": "7"}, 3600)
+
+    page = paging.scan_page(manager, "0", 1, authenticated=True, max_scans=1)
+    pages = [page, *walk(manager, 1, page.cursor, authenticated=True, max_scans=1)]
+
+    assert page.cursor != "0"
+    assert keys_of(pages) == [key("user")]
+
+
+@pytest.mark.parametrize("cursor", ["", "-1", "1.5", "abc", "٣", "1 2"])
+def test_a_cursor_this_function_did_not_return_is_refused(
+    manager: SessionManager, cursor: str
+) -> None:
+    with pytest.raises(ValueError, match="is not a cursor of this listing"):
+        paging.scan_page(manager, cursor)
+
+
+@pytest.mark.parametrize("prefix", ["ABC", "a*", "a?", "a]", "a{", "x" * 65])
+def test_a_key_prefix_no_session_key_can_have_is_refused(
+    manager: SessionManager, prefix: str
+) -> None:
+    with pytest.raises(ValueError, match="No session key starts with"):
+        paging.scan_page(manager, key_prefix=prefix)
+
+
+@pytest.mark.parametrize(("size", "max_scans"), [(0, 1), (1, 0)])
+def test_a_page_needs_a_size_and_scans(manager: SessionManager, size: int, max_scans: int) -> None:
+    with pytest.raises(ValueError, match="above zero"):
+        paging.scan_page(manager, "0", size, max_scans=max_scans)
+
+
+def test_read_sessions_reads_live_sessions_in_one_round_trip(
+    manager: SessionManager, command_log: Callable[[], AbstractContextManager[CommandLog]]
+) -> None:
+    manager.create(key("one"), {"a": 1}, 3600)
+    manager.create(key("two"), {"b": 2}, 3600)
+    manager.create(key("gone"), {}, 3600)
+    manager.destroy(key("gone"))
+
+    with command_log() as log:
+        found = paging.read_sessions(manager, [key("one"), key("gone"), key("missing"), key("two")])
+
+    assert [listed.session.session_key for listed in found] == [key("one"), key("two")]
+    assert [listed.session.data for listed in found] == [{"a": 1}, {"b": 2}]
+    assert log.names == ["HGETALL", "TTL"] * 4
+
+
+def test_read_sessions_never_sends_what_is_not_a_session_key(
+    manager: SessionManager, command_log: Callable[[], AbstractContextManager[CommandLog]]
+) -> None:
+    with command_log() as log:
+        found = paging.read_sessions(manager, ["short", "UPPERCASE1", "a*b*c*d*e", ""])
+
+    assert found == []
+    assert len(log) == 0
+
+
+def test_read_sessions_skips_a_key_of_another_type(
+    manager: SessionManager, redis_client: redis.Redis
+) -> None:
+    redis_client.set(manager.redis_key(key("string")), "x")
+
+    assert paging.read_sessions(manager, [key("string")]) == []
+
+
+def test_with_details_adds_times_to_live_and_sizes(manager: SessionManager) -> None:
+    manager.create(key("s"), {"_auth_user_id": "7"}, 600)
+    sessions = manager.user_sessions("7")
+
+    (listed,) = paging.with_details(manager, sessions)
+
+    assert listed.session == sessions[0]
+    assert 590 <= (listed.ttl or 0) <= 600
+    assert listed.size > 0
+    assert paging.with_details(manager, []) == []
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda manager: paging.scan_page(manager),
+        lambda manager: paging.read_sessions(manager, [key("s")]),
+    ],
+    ids=["scan_page", "read_sessions"],
+)
+def test_an_unreachable_server_raises_store_unavailable(
+    read: Callable[[SessionManager], object],
+) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    with (
+        override_settings(REDIS_SESSIONS={"URL": nowhere}),
+        pytest.raises(StoreUnavailable, match="Check that the server is up"),
+    ):
+        read(get_manager())
