@@ -5,8 +5,9 @@
 (``HGETALL`` and ``TTL``). It returns the page's sessions and the cursor of the
 next page. A cursor is an opaque string: ``"0"`` starts a walk, and a page
 whose cursor is ``"0"`` is the last one. Callers pass it along as it is (in a
-URL, say) and never look inside: on Redis Cluster it will hold one cursor per
-primary.
+URL, say) and never look inside: on Redis Cluster it names the primary the
+walk is on (primaries are walked one after the other, in the order of their
+names) and that primary's SCAN cursor.
 
 What SCAN guarantees holds across the pages of a walk: a session that lives
 from the first page to the last is on one of them; a session created or ended
@@ -25,6 +26,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
+from redis.cluster import RedisCluster
 from redis.exceptions import RedisError, ResponseError
 
 from redis_sessions.keys import is_valid_session_key
@@ -62,10 +64,60 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + char if char in "*?[]\\" else char for char in text)
 
 
-def _parse_cursor(cursor: str) -> int:
-    if not cursor.isascii() or not cursor.isdigit():
-        raise ValueError(f"{cursor!r} is not a cursor of this listing")
-    return int(cursor)
+class _Position(NamedTuple):
+    """Where a walk is: SCAN's cursor, and on a cluster the primary it is on."""
+
+    node: int
+    cursor: int
+
+    def __str__(self) -> str:
+        # One server: SCAN's cursor as it is. A cluster: "<primary>.<cursor>",
+        # the primaries taken in the order of their names.
+        return str(self.cursor) if self.node == 0 else f"{self.node}.{self.cursor}"
+
+
+#: Where every walk starts, and what a last page says.
+_START = _Position(0, 0)
+
+
+def _parse_cursor(cursor: str) -> _Position:
+    node, dot, position = cursor.rpartition(".")
+    if not dot:
+        node = "0"
+    for part in (node, position):
+        if not part.isascii() or not part.isdigit():
+            raise ValueError(f"{cursor!r} is not a cursor of this listing")
+    return _Position(int(node), int(position))
+
+
+def _primaries(manager: SessionManager) -> list[Any]:
+    """The cluster's primaries in a stable order; [None] for one server."""
+    if not isinstance(manager.client, RedisCluster):
+        return [None]
+    primaries = manager.client.get_primaries()  # type: ignore[no-untyped-call]
+    return sorted(primaries, key=lambda node: str(node.name))
+
+
+def _scan(
+    manager: SessionManager, at: _Position, pattern: str, count: int
+) -> tuple[_Position, list[bytes]]:
+    """One SCAN call from ``at``; on a cluster, on its primary, then on to the next one."""
+    nodes = _primaries(manager)
+    if at.node >= len(nodes):
+        # Made up, or the cluster lost primaries since the walk began.
+        raise ValueError(f"{str(at)!r} is not a cursor of this listing")
+    node = nodes[at.node]
+    if node is None:
+        cursor, batch = manager.client.scan(at.cursor, match=pattern, count=count)
+    else:
+        cluster: Any = manager.client
+        cursors, batch = cluster.scan(at.cursor, match=pattern, count=count, target_nodes=node)
+        cursor = next(iter(cursors.values()))
+    if cursor != 0:
+        return _Position(at.node, int(cursor)), cast("list[bytes]", batch)
+    if at.node + 1 < len(nodes):
+        return _Position(at.node + 1, 0), cast("list[bytes]", batch)
+    return _START, cast("list[bytes]", batch)
 
 
 def _size(session: StoredSession) -> int:
@@ -166,16 +218,16 @@ def scan_page(
         while (missing := size - len(found) - len(keys)) > 0 and scans < max_scans:
             count = min(missing * factor, MAX_COUNT)
             try:
-                position, batch = manager.client.scan(position, match=pattern, count=count)
+                position, batch = _scan(manager, position, pattern, count)
             except RedisError as exc:
                 raise manager._unavailable(exc, "scan the sessions") from exc
             scans += 1
-            fresh = [key for key in cast("list[bytes]", batch) if key not in seen]
+            fresh = [key for key in batch if key not in seen]
             seen.update(fresh)
             keys.extend(fresh)
             if 2 * len(fresh) < count:
                 factor *= 2
-            if position == 0:
+            if position == _START:
                 break
         session_keys = [key[head:-1].decode() for key in keys]
         found.extend(
@@ -183,5 +235,5 @@ def scan_page(
             for listed in _read(manager, keys, session_keys)
             if _passes(listed.session, authenticated)
         )
-        if position == 0 or len(found) >= size or scans >= max_scans:
+        if position == _START or len(found) >= size or scans >= max_scans:
             return Page(found, str(position))
