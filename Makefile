@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_memory
 	$(BIN)/python -m benchmarks.bench_scale
 	$(BIN)/python -m benchmarks.bench_asgi
+	$(BIN)/python -m benchmarks.bench_failover
 
 clean:
 	rm -rf $(VENV) .tox .cache build dist *.egg-info .coverage .mypy_cache .ruff_cache .pytest_cache
