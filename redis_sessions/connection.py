@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeAlias
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import redis.asyncio
 import redis.asyncio.cluster
@@ -26,8 +26,11 @@ import redis.cluster
 import redis.sentinel
 from django.core.exceptions import ImproperlyConfigured
 from redis import Redis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
+from redis.retry import Retry
 
 from redis_sessions.conf import conf
 from redis_sessions.exceptions import StoreUnavailable
@@ -89,6 +92,31 @@ def _url_options() -> dict[str, Any]:
     return options
 
 
+def quick_retry() -> Retry:
+    """One more try at once, then the error: what the engine's own clients do.
+
+    redis-py's clients made from a URL do not retry a refused connection, while
+    those made by ``Sentinel`` and ``RedisCluster`` back off for seconds by
+    default: a request would then wait that long for an error. One immediate
+    retry rides over a dropped connection and keeps failures quick, so that a
+    server that is down fails a request within the socket timeouts.
+    """
+    return Retry(NoBackoff(), 1)
+
+
+def async_quick_retry() -> AsyncRetry:
+    """The asyncio twin of :func:`quick_retry`."""
+    return AsyncRetry(NoBackoff(), 1)
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host))
+
+
 def tls_options() -> dict[str, Any]:
     """redis-py's ``ssl_*`` arguments from the ``TLS_*`` keys."""
     options: dict[str, Any] = {
@@ -120,7 +148,9 @@ def connection_from_settings() -> Connection:
     options = _url_options()
     # The scheme already says TLS (rediss://); the ssl_* keys ride along.
     options.pop("ssl", None)
-    client = Redis.from_url(conf.URL, **options)
+    # redis-py lets the URL's own user and password win over keyword
+    # arguments: take them out of it, they are in the options already.
+    client = Redis.from_url(_without_credentials(conf.URL), **options)
     return Connection(client, True, lambda: async_twin(client))
 
 
@@ -133,7 +163,9 @@ def _sentinel(addresses: Sequence[Address]) -> Connection:
     sentinel_options: dict[str, Any] = {
         "socket_connect_timeout": conf.SOCKET_CONNECT_TIMEOUT,
         "socket_timeout": conf.SOCKET_TIMEOUT,
+        "retry": quick_retry(),
     }
+    options["retry"] = quick_retry()
     if conf.SENTINEL_USERNAME is not None:
         sentinel_options["username"] = conf.SENTINEL_USERNAME
     if conf.SENTINEL_PASSWORD is not None:
@@ -145,7 +177,9 @@ def _sentinel(addresses: Sequence[Address]) -> Connection:
 
     def asyncio_client() -> AsyncClient:
         group = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-            sentinels, sentinel_kwargs=sentinel_options, **options
+            sentinels,
+            sentinel_kwargs={**sentinel_options, "retry": async_quick_retry()},
+            **{**options, "retry": async_quick_retry()},
         )
         primary: AsyncClient = group.master_for(service, max_connections=ASYNC_MAX_CONNECTIONS)
         return primary
@@ -161,7 +195,7 @@ def _cluster(addresses: Sequence[Address]) -> Connection:
     nodes = [redis.cluster.ClusterNode(host, port) for host, port in seeds]  # type: ignore[no-untyped-call]
     try:
         # A cluster client asks a seed for the cluster's layout as it is made.
-        client = RedisCluster(startup_nodes=nodes, **options)
+        client = RedisCluster(startup_nodes=nodes, retry=quick_retry(), **options)
     except (RedisError, RedisClusterException) as exc:
         raise StoreUnavailable(
             f"No node of the Redis Cluster {', '.join(f'{h}:{p}' for h, p in seeds)} "
@@ -170,6 +204,7 @@ def _cluster(addresses: Sequence[Address]) -> Connection:
 
     def asyncio_client() -> AsyncClient:
         return redis.asyncio.cluster.RedisCluster(
+            retry=async_quick_retry(),
             startup_nodes=[
                 redis.asyncio.cluster.ClusterNode(host, port, max_connections=ASYNC_MAX_CONNECTIONS)
                 for host, port in seeds

@@ -105,16 +105,18 @@ def test_with_min_replicas_ack_every_acknowledged_session_survives_the_kill(
     with override_settings(REDIS_SESSIONS=settings):
         load = SessionLoad().start()
         time.sleep(0.5)
-        killed_at = time.monotonic()
         group.kill_primary()
         load.stop()  # the sessions saved up to the kill are the ones to find again
         acknowledged = list(load.saved)
-        group.wait_for_failover()
+        failover = group.wait_for_failover()
 
         assert len(acknowledged) > 10
         missing = [key for key in acknowledged if not SessionStore(key).exists(key)]
         assert missing == []
-        report("Sentinel, MIN_REPLICAS_ACK=1", 0.0, load, killed_at)
+        print(
+            f"\nSentinel, MIN_REPLICAS_ACK=1: failed over in {failover:.2f} s; all "
+            f"{len(acknowledged)} sessions acknowledged before the kill are there"
+        )
 
 
 @pytest.mark.sentinel
