@@ -686,7 +686,7 @@ class SentinelGroup:
         self.primary, self.replica = candidate, self.primary
         return elapsed
 
-    def restart(self, server: Server, timeout: float = 30) -> float:
+    def restart(self, server: Server, timeout: float = 60) -> float:
         """Start a stopped data node again, as a replica of the current primary.
 
         Return once it is in sync and every sentinel counts it as a healthy
