@@ -58,7 +58,7 @@ def keys_of(pages: list[paging.Page]) -> list[str]:
 
 
 def test_a_walk_of_small_pages_lists_every_live_session_once(manager: SessionManager) -> None:
-    created = {key(f"s{number:02d}") for number in range(20)}
+    created = {key(f"s{number:02d}") for number in range(60)}
     for session_key in created:
         manager.create(session_key, {"n": 1}, 3600)
 
