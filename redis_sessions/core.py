@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.signing import JSONSerializer
@@ -25,6 +25,7 @@ from redis_sessions import codec, scripts
 from redis_sessions.codec import CorruptSession, FieldCodec, Fields, Serializer
 from redis_sessions.conf import DEFAULTS
 from redis_sessions.connection import Client, describe, is_cluster
+from redis_sessions.direct import aexecute, as_dict, execute
 from redis_sessions.exceptions import SessionDestroyed, StoreUnavailable
 from redis_sessions.keys import abbreviated, redis_key
 from redis_sessions.loops import AsyncClient, ClientPerLoop, async_twin
@@ -143,20 +144,20 @@ class SessionCore:
         writes anything.
         """
         try:
-            fields = self.client.hgetall(self.redis_key(session_key))
+            fields = as_dict(execute(self.client, "HGETALL", self.redis_key(session_key)))
         except RedisError as exc:
             self._load_failed(session_key, exc)
             return None
-        return self._loaded(session_key, cast("dict[bytes, bytes]", fields))
+        return self._loaded(session_key, fields)
 
     async def aload(self, session_key: str) -> StoredSession | None:
         """The asyncio twin of :meth:`load`."""
         try:
-            fields = await self.aclient.hgetall(self.redis_key(session_key))
+            reply = await aexecute(self.aclient, "HGETALL", self.redis_key(session_key))
         except RedisError as exc:
             self._load_failed(session_key, exc)
             return None
-        return self._loaded(session_key, cast("dict[bytes, bytes]", fields))
+        return self._loaded(session_key, as_dict(reply))
 
     def _load_failed(self, session_key: str, exc: RedisError) -> None:
         """Log a key of another type (the load is then a miss); raise for the rest."""
@@ -217,7 +218,7 @@ class SessionCore:
     def exists(self, session_key: str) -> bool:
         """Tell whether a live session is stored under ``session_key``."""
         try:
-            found = self.client.hexists(self.redis_key(session_key), codec.CREATED)
+            found = execute(self.client, "HEXISTS", self.redis_key(session_key), codec.CREATED)
         except RedisError as exc:
             return self._exists_failed(exc)
         return bool(found)
@@ -225,7 +226,8 @@ class SessionCore:
     async def aexists(self, session_key: str) -> bool:
         """The asyncio twin of :meth:`exists`."""
         try:
-            found = await self.aclient.hexists(self.redis_key(session_key), codec.CREATED)
+            key = self.redis_key(session_key)
+            found = await aexecute(self.aclient, "HEXISTS", key, codec.CREATED)
         except RedisError as exc:
             return self._exists_failed(exc)
         return bool(found)

@@ -13,6 +13,8 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
+from redis_sessions.direct import aexecute, execute
+
 SyncClient = Redis | RedisCluster
 AsyncClient = AsyncRedis | AsyncRedisCluster
 
@@ -65,12 +67,12 @@ class LuaScript:
         if node is not None:
             return self._run_on(client, node, keys, args)
         try:
-            return client.evalsha(self.sha, len(keys), *keys, *args)
+            return execute(client, "EVALSHA", self.sha, len(keys), *keys, *args)
         except NoScriptError:
             # The server restarted, failed over or had SCRIPT FLUSH: load it
             # again. EVALSHA refused to run, so nothing ran twice.
             client.script_load(self.source)
-            return client.evalsha(self.sha, len(keys), *keys, *args)
+            return execute(client, "EVALSHA", self.sha, len(keys), *keys, *args)
 
     def _run_on(self, client: Any, node: Any, keys: Sequence[Key], args: Sequence[Any]) -> Any:
         command = ("EVALSHA", self.sha, len(keys), *keys, *args)
@@ -97,10 +99,10 @@ class LuaScript:
                 await cluster.execute_command("SCRIPT LOAD", self.source, target_nodes=node)
                 return await cluster.execute_command(*command, target_nodes=node)
         try:
-            return await client.evalsha(self.sha, len(keys), *keys, *args)
+            return await aexecute(client, "EVALSHA", self.sha, len(keys), *keys, *args)
         except NoScriptError:
             await client.script_load(self.source)
-            return await client.evalsha(self.sha, len(keys), *keys, *args)
+            return await aexecute(client, "EVALSHA", self.sha, len(keys), *keys, *args)
 
 
 CREATE = LuaScript("create")

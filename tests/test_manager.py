@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -152,3 +153,36 @@ def test_a_manager_on_a_unix_socket_describes_the_path() -> None:
     manager = SessionManager(redis.Redis(unix_socket_path="/run/redis/redis.sock"))
 
     assert repr(manager) == "<SessionManager unix:/run/redis/redis.sock prefix='sessions:'>"
+
+
+async def asynchronously(
+    manager: SessionManager, key: str
+) -> tuple[dict[str, object] | None, bool, bool]:
+    await manager.acreate(key, {"a": [2]}, 100)
+    stored = await manager.aload(key)
+    return (
+        None if stored is None else stored.data,
+        await manager.aexists(key),
+        await manager.adestroy(key),
+    )
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_a_manager_works_over_either_protocol_and_a_single_connection_client(
+    redis_url: str, protocol: int
+) -> None:
+    # The engine sends its single commands on a pooled connection of its own;
+    # a client pinned to one connection, or speaking RESP3, is served as well.
+    for single in (False, True):
+        client = redis.Redis.from_url(redis_url, protocol=protocol, single_connection_client=single)
+        manager = SessionManager(client, owns_client=True)
+        key = f"handmade0{int(single)}"
+        manager.create(key, {"a": [1], "b": "x"}, 100)
+        stored = manager.load(key)
+        assert stored is not None
+        assert stored.data == {"a": [1], "b": "x"}
+        assert manager.exists(key)
+        assert manager.destroy(key)
+
+        assert asyncio.run(asynchronously(manager, f"{key}a")) == ({"a": [2]}, True, True)
+        manager.close()
