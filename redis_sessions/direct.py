@@ -5,11 +5,12 @@ not use: client-side metrics, the response callbacks that turn replies into
 Python types, and the argument checks of deprecation decorators. For the
 engine's single commands (the session scripts and ``HGETALL``), that work is a
 fifth of a command's time on loopback. :func:`execute` takes a connection from
-the client's own pool, sends the command, reads the reply and gives the
-connection back, with the connection's own retry policy and health checks, as
-``execute_command`` does. Replies come back as the server sent them (a hash
-as a flat list under RESP2). Clients it cannot serve so (a cluster client, a
-client pinned to one connection) go through ``execute_command``.
+the client's own pool, sends the command (packed by hiredis when it is
+installed), reads the reply and gives the connection back, with the
+connection's own retry policy and health checks, as ``execute_command`` does.
+Replies come back as the server sent them (a hash as a flat list under RESP2).
+Clients it cannot serve so (a cluster client, a client pinned to one
+connection) go through ``execute_command``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import redis.asyncio.connection
 import redis.connection
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.utils import HIREDIS_AVAILABLE
 
 
 def _wants_command_name(pool_class: Any) -> bool:
@@ -33,6 +35,18 @@ def _wants_command_name(pool_class: Any) -> bool:
 _NAMED = _wants_command_name(redis.connection.ConnectionPool)
 _ASYNC_NAMED = _wants_command_name(redis.asyncio.connection.ConnectionPool)
 
+_hiredis_pack: Any = None
+if HIREDIS_AVAILABLE:
+    from hiredis import pack_command as _hiredis_pack
+
+
+def _packed(connection: Any, args: tuple[Any, ...]) -> Any:
+    """The command as the bytes to send: packed by hiredis in one call where
+    redis-py packs with hiredis too, without looking at each argument first."""
+    if _hiredis_pack is not None:
+        return [_hiredis_pack(args)]
+    return connection.pack_command(*args)
+
 
 def execute(client: Any, *args: Any) -> Any:
     """Send one command through ``client``'s pool; return the server's reply."""
@@ -43,7 +57,7 @@ def execute(client: Any, *args: Any) -> Any:
     try:
 
         def send() -> Any:
-            connection.send_command(*args)
+            connection.send_packed_command(_packed(connection, args))
             return connection.read_response()
 
         return connection.retry.call_with_retry(send, lambda _: connection.disconnect())
@@ -62,7 +76,7 @@ async def aexecute(client: Any, *args: Any) -> Any:
     try:
 
         async def send() -> Any:
-            await connection.send_command(*args)
+            await connection.send_packed_command(_packed(connection, args))
             return await connection.read_response()
 
         async def disconnect(_: BaseException) -> None:
