@@ -49,3 +49,8 @@ def abbreviated(session_key: str) -> str:
     """Return a prefix of a session key that is fit for logs: enough to correlate, too
     short to use."""
     return session_key[:ABBREVIATED_LENGTH] + "..."
+
+
+def glob_escape(text: str) -> str:
+    """Escape what SCAN's MATCH would read as a wildcard."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)

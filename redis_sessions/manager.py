@@ -36,17 +36,21 @@ from redis_sessions import scripts
 from redis_sessions.conf import conf
 from redis_sessions.connection import connection_from_settings
 from redis_sessions.core import Call, SessionCore, StoredSession
+from redis_sessions.keys import glob_escape
 from redis_sessions.stats import SessionStats, StatsCollector
 
-__all__ = ["Call", "Progress", "SessionManager", "StoredSession", "get_manager", "reset_manager"]
+__all__ = [
+    "Call",
+    "Progress",
+    "SessionManager",
+    "StoredSession",
+    "get_manager",
+    "reset_manager",
+    "seconds_left",
+]
 
 #: Called by bulk operations after each SCAN batch, with the keys scanned so far.
 Progress = Callable[[int], None]
-
-
-def _glob_escape(text: str) -> str:
-    """Escape what SCAN's MATCH would read as a wildcard."""
-    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
 
 
 def _batched(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
@@ -75,7 +79,8 @@ def _or_none(result: Any) -> Any:
     return result
 
 
-def _ttl(reply: Any) -> int | None:
+def seconds_left(reply: Any) -> int | None:
+    """A ``TTL`` reply as the store API gives it: None for no expiry, 0 for gone."""
     # TTL answers -1 for a key without expiry and -2 for a missing key.
     if reply is None or reply == -2:
         return 0
@@ -109,11 +114,11 @@ class SessionManager(SessionCore):
 
     def session_pattern(self) -> str:
         """The SCAN pattern of this prefix's session keys (tombstones included)."""
-        return f"{_glob_escape(self.prefix)}{{*}}"
+        return f"{glob_escape(self.prefix)}{{*}}"
 
     def index_pattern(self) -> str:
         """The SCAN pattern of this prefix's user index keys."""
-        return f"{_glob_escape(self.prefix)}user:{{*}}"
+        return f"{glob_escape(self.prefix)}user:{{*}}"
 
     def prefix_pattern(self) -> str:
         """The SCAN pattern of every key of this prefix, sessions and indexes alike.
@@ -121,7 +126,7 @@ class SessionManager(SessionCore):
         Operations that need both kinds walk the keys once with it and sort them
         by shape: each SCAN pass visits the whole database, whatever it matches.
         """
-        return f"{_glob_escape(self.prefix)}*"
+        return f"{glob_escape(self.prefix)}*"
 
     def _scan_batches(self, pattern: str, type_: str | None = None) -> Iterator[Batch]:
         """SCAN the keys of ``pattern``; on a cluster, each primary in turn.
@@ -407,12 +412,14 @@ class SessionManager(SessionCore):
         None for a key that never expires (the engine never leaves one so); 0
         for a key that is gone.
         """
-        return [_ttl(ttl) for ttl in self._pipelined("TTL", map(self.redis_key, session_keys))]
+        return [
+            seconds_left(ttl) for ttl in self._pipelined("TTL", map(self.redis_key, session_keys))
+        ]
 
     async def attls(self, session_keys: Sequence[str]) -> list[int | None]:
         """The asyncio twin of :meth:`ttls`."""
         replies = await self._apipelined("TTL", map(self.redis_key, session_keys))
-        return [_ttl(ttl) for ttl in replies]
+        return [seconds_left(ttl) for ttl in replies]
 
     def user_sessions(self, user_id: str) -> list[StoredSession]:
         """Return the live sessions of ``user_id``, oldest first.

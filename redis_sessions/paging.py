@@ -29,8 +29,8 @@ from typing import Any, NamedTuple, cast
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisError, ResponseError
 
-from redis_sessions.keys import is_valid_session_key
-from redis_sessions.manager import SessionManager, StoredSession
+from redis_sessions.keys import glob_escape, is_valid_session_key
+from redis_sessions.manager import SessionManager, StoredSession, seconds_left
 
 __all__ = ["Listed", "Page", "read_sessions", "scan_page", "with_details"]
 
@@ -58,10 +58,6 @@ class Page(NamedTuple):
     sessions: list[Listed]
     #: The cursor of the next page; ``"0"`` if this page is the last.
     cursor: str
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
 
 
 class _Position(NamedTuple):
@@ -124,11 +120,6 @@ def _size(session: StoredSession) -> int:
     return sum(len(name) + len(value) for name, value in session.fields.items())
 
 
-def _ttl(reply: Any) -> int | None:
-    # TTL answers -1 for a key without expiry and -2 for one that is gone.
-    return None if reply == -1 else max(int(reply), 0)
-
-
 def read_sessions(manager: SessionManager, session_keys: Sequence[str]) -> list[Listed]:
     """Read the live sessions among ``session_keys``, in one pipelined round trip.
 
@@ -165,7 +156,7 @@ def _read(
             continue
         stored = manager._loaded(session_key, cast("dict[bytes, bytes]", fields), quiet=True)
         if stored is not None:
-            listed.append(Listed(stored, _ttl(ttl), _size(stored)))
+            listed.append(Listed(stored, seconds_left(ttl), _size(stored)))
     return listed
 
 
@@ -204,7 +195,7 @@ def scan_page(
         raise ValueError("A page needs a size and a number of scans above zero.")
     if _KEY_PREFIX_RE.fullmatch(key_prefix) is None:
         raise ValueError(f"No session key starts with {key_prefix!r}: keys are a-z and 0-9.")
-    pattern = f"{_glob_escape(manager.prefix)}{{{key_prefix}*}}"
+    pattern = f"{glob_escape(manager.prefix)}{{{key_prefix}*}}"
     head = len(manager.prefix) + 1
     found: list[Listed] = []
     seen: set[bytes] = set()
