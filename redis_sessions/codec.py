@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, Protocol
 
 from django.core.signing import JSONSerializer
@@ -100,34 +101,45 @@ class FieldCodec:
                     f"Session keys must be strings, not {type(key).__name__}: {key!r}; "
                     "nothing was saved."
                 )
-            alias = ALIASES.get(key) if type(value) is str else None
-            if alias is None:
-                name = key.encode()
+            text: bytes | None = None
+            if type(value) is str:
+                try:
+                    text = value.encode()
+                except UnicodeEncodeError:
+                    text = None  # a lone surrogate: stored as JSON, which escapes it
+            if text is not None and (alias := ALIASES.get(key)) is not None:
+                if alias is USER_ID:
+                    # The user id is stored as it is, whatever the serializer:
+                    # the scripts and the user index read it.
+                    fields[USER_ID] = text
+                    continue
+                name = alias
+            else:
+                try:
+                    name = key.encode()
+                except UnicodeEncodeError:
+                    raise TypeError(
+                        f"Session key {key!r} is not valid text (it holds a lone surrogate); "
+                        "nothing was saved."
+                    ) from None
                 if name[:1] == b"#":
                     name = b"#" + name
-            elif alias == USER_ID:
-                # The user id is stored as it is, whatever the serializer: the
-                # scripts and the user index read it.
-                fields[USER_ID] = value.encode()
-                continue
-            else:
-                name = alias
             if bare_strings:
-                kind = type(value)
-                if kind is str and value[:1] != "\x00":
-                    fields[name] = value.encode()
+                if text is not None and value[:1] != "\x00":
+                    fields[name] = text
                     continue
-                if kind is int:  # not bool, whose JSON differs from str()
+                if type(value) is int:  # not bool, whose JSON differs from str()
                     fields[name] = _TAGGED + str(value).encode()
                     continue
             try:
                 fields[name] = _TAGGED + dumps(value)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, RecursionError) as exc:
                 raise self._unencodable(key, value) from exc
         user_id = data.get(AUTH_USER_ID_KEY)
         if user_id is not None and USER_ID not in fields:
-            # A user id that is not a string keeps its own field; #u copies it.
-            fields[USER_ID] = str(user_id).encode()
+            # A user id that is not a string (or not valid text) keeps its own
+            # field; #u copies it, as valid text.
+            fields[USER_ID] = str(user_id).encode("utf-8", "backslashreplace")
         return fields
 
     def _unencodable(self, key: str, value: Any) -> TypeError:
@@ -174,8 +186,36 @@ class FieldCodec:
 _json_encoder = json.JSONEncoder(separators=(",", ":"))
 
 
-def _compact_json(value: Any) -> bytes:
-    return _json_encoder.encode(value).encode("latin-1")
+def _make_compact_json() -> Callable[[Any], bytes]:
+    """Return a function giving the bytes ``JSONSerializer().dumps()`` gives.
+
+    Where the json module has its C encoder, one is made here, once: the
+    encoder's own ``encode()`` makes a new one on every call, which is most of
+    its time for a small value. Made without the circular-reference check
+    (whose state a shared encoder cannot keep), so a value that contains itself
+    raises ``RecursionError`` instead of ``ValueError``.
+    """
+    if c_make_encoder is None:  # pragma: no cover - CPython has the C encoder
+        return lambda value: _json_encoder.encode(value).encode("latin-1")
+    iterencode = c_make_encoder(
+        None,  # no circular-reference check
+        _json_encoder.default,
+        encode_basestring_ascii,
+        None,  # indent
+        ":",
+        ",",
+        False,  # sort_keys
+        False,  # skipkeys
+        True,  # allow_nan
+    )
+
+    def compact_json(value: Any) -> bytes:
+        return "".join(iterencode(value, 0)).encode("latin-1")
+
+    return compact_json
+
+
+_compact_json = _make_compact_json()
 
 
 _json_decoder = json.JSONDecoder()

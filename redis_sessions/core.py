@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
+from itertools import chain
 from typing import Any, NamedTuple
 
 from django.contrib.sessions.backends.base import CreateError, UpdateError
@@ -369,14 +370,16 @@ class SessionCore:
         """Have ``call``'s script move ``session_key``'s entry in the user's index.
 
         ``score`` None takes the entry out. On one server the script does it (the
-        index becomes its second key); on a cluster, where the two keys live on
-        different nodes, an ``index`` call does, in the same pipeline. Returns
-        the calls to send.
+        index becomes its second key, the entry its last two arguments); on a
+        cluster, where the two keys live on different nodes, an ``index`` call
+        does, in the same pipeline. Returns the calls to send.
         """
         if isinstance(user_id, bytes):
             user_id = user_id.decode()
         if not self.cluster:
             call[1].append(self.index_key(user_id))
+            call[2].append(session_key)
+            call[2].append("" if score is None else score)
             return [call]
         if score is None:
             return [call, self._index_call(user_id, now, remove=[session_key])]
@@ -414,11 +417,7 @@ class SessionCore:
         if user_id is not None and self.user_index:
             score = self._index_score(now, ttl)
             fields[codec.INDEXED] = str(score).encode()
-        args: list[Any] = [ttl, now, session_key, "" if score is None else score]
-        args += [codec.CREATED, now, codec.SAVED, now]
-        for name, raw in fields.items():
-            args.append(name)
-            args.append(raw)
+        args: list[Any] = [ttl, now, *chain.from_iterable(fields.items())]
         call: Call = (scripts.CREATE, [self.redis_key(session_key)], args)
         if user_id is None or score is None:
             return fields, [call]
@@ -495,14 +494,11 @@ class SessionCore:
         # hands, or lost its user) stays until it expires: reads check each
         # entry against its session, and never act on one that is not theirs.
         if replace:
-            to_set = [item for pair in fields.items() for item in pair]
+            to_set = list(chain.from_iterable(fields.items()))
             to_delete: list[bytes] = []
         else:
             to_set, to_delete = codec.changes(fields, snapshot)
-        args: list[Any] = [ttl, "1" if replace else "0", now, session_key]
-        args += ["" if score is None else score, len(to_set) // 2 + 1, codec.SAVED, now]
-        args += to_set
-        args += to_delete
+        args: list[Any] = [ttl, "1" if replace else "0", now, len(to_set) // 2, *to_set, *to_delete]
         call: Call = (scripts.UPDATE, [self.redis_key(session_key)], args)
         if user_id is None or score is None:
             return fields, [call]
@@ -546,7 +542,7 @@ class SessionCore:
         return self._keep_index(call, user_id, int(time.time()), session_key, None)
 
     def _destroy_call(self, session_key: str, *, only_of: str = "") -> Call:
-        args: list[Any] = [self.tombstone_ttl, int(time.time()), session_key, only_of]
+        args: list[Any] = [self.tombstone_ttl, int(time.time()), only_of]
         return scripts.DESTROY, [self.redis_key(session_key)], args
 
     # cycle

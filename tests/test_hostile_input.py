@@ -182,6 +182,20 @@ def test_a_value_json_cannot_encode_raises_type_error_naming_the_key(
     assert redis_client.keys("*") == []
 
 
+def test_a_value_that_contains_itself_raises_type_error_naming_the_key(
+    redis_client: redis.Redis,
+) -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    session = SessionStore()
+    session["loop"] = loop
+
+    with pytest.raises(TypeError, match=r"'loop'.*nothing was saved"):
+        session.save()
+
+    assert redis_client.keys("*") == []
+
+
 def test_an_unencodable_value_in_an_update_writes_nothing(redis_client: redis.Redis) -> None:
     session = SessionStore()
     session["a"] = 1

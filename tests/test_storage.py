@@ -8,9 +8,11 @@ from typing import cast
 
 import pytest
 import redis
+from django.core.signing import JSONSerializer
 from django.test import override_settings
 
 from redis_sessions.keys import new_session_key
+from redis_sessions.manager import get_manager
 from redis_sessions.session import SessionStore
 
 AUTH_HASH = "a" * 64
@@ -52,7 +54,65 @@ def test_strings_are_stored_bare_and_other_values_behind_a_nul_byte(
     assert stored[b"nothing"] == b"\x00null"
 
 
-def test_metadata_fields_hold_created_and_saved_times_and_the_user_id(
+JSON_VALUES = [
+    0,
+    -7,
+    2**70,
+    1.5,
+    1e300,
+    float("inf"),
+    float("nan"),
+    True,
+    None,
+    "",
+    "Zoë ☃ \u2028",
+    [1, [2, {"k": "v"}], []],
+    {"nested": {"a": [1.25, None, False]}, "ünïcode": "\u2028"},
+]
+
+
+@pytest.mark.parametrize("value", JSON_VALUES, ids=repr)
+def test_values_are_stored_as_djangos_json_serializer_writes_them(
+    redis_client: redis.Redis, value: object
+) -> None:
+    session = saved_session(value=value)
+
+    stored = redis_client.hget(f"sessions:{{{session.session_key}}}", "value")
+
+    if isinstance(value, str):
+        assert stored == value.encode()
+    else:
+        assert stored == b"\x00" + JSONSerializer().dumps(value)
+
+
+def test_a_string_that_is_not_valid_text_is_stored_as_json_and_round_trips(
+    redis_client: redis.Redis,
+) -> None:
+    # A lone surrogate has no UTF-8 form; JSON escapes it.
+    session = saved_session(value="a\ud800b", _auth_user_id="7\udfff")
+
+    stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+
+    assert stored[b"value"] == b'\x00"a\\ud800b"'
+    assert stored[b"_auth_user_id"] == b'\x00"7\\udfff"'
+    assert stored[b"#u"] == b"7\\udfff"
+    loaded = SessionStore(session.session_key).load()
+    assert loaded == {"value": "a\ud800b", "_auth_user_id": "7\udfff"}
+
+
+def test_a_session_key_that_is_not_valid_text_raises_type_error(
+    redis_client: redis.Redis,
+) -> None:
+    session = SessionStore()
+    session["bad\ud800"] = 1
+
+    with pytest.raises(TypeError, match=r"not valid text.*nothing was saved"):
+        session.save()
+
+    assert redis_client.keys("*") == []
+
+
+def test_metadata_fields_hold_the_created_time_and_the_user_id(
     redis_client: redis.Redis,
 ) -> None:
     before = int(time.time())
@@ -61,8 +121,28 @@ def test_metadata_fields_hold_created_and_saved_times_and_the_user_id(
     stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
 
     assert before <= int(stored[b"#c"]) <= before + 1
-    assert stored[b"#m"] == stored[b"#c"]
     assert stored[b"#u"] == b"42"
+    # Not saved since it was created: no last-saved time, which reads as the
+    # created time.
+    assert b"#m" not in stored
+    loaded = get_manager().load(cast(str, session.session_key))
+    assert loaded is not None
+    assert loaded.saved == loaded.created
+
+
+def test_each_save_records_its_time_as_the_last_saved_time(redis_client: redis.Redis) -> None:
+    session = saved_session(a=1)
+    redis_key = f"sessions:{{{session.session_key}}}"
+    redis_client.hset(redis_key, "#c", "1000")
+
+    before = int(time.time())
+    SessionStore(session.session_key).save()  # no change: the saved time all the same
+
+    saved = int(redis_client.hget(redis_key, "#m") or 0)
+    assert before <= saved <= before + 1
+    loaded = get_manager().load(cast(str, session.session_key))
+    assert loaded is not None
+    assert (loaded.created, loaded.saved) == (1000, saved)
 
 
 def test_an_anonymous_session_has_no_user_id_field(redis_client: redis.Redis) -> None:
@@ -168,7 +248,7 @@ def test_an_empty_session_is_still_created(redis_client: redis.Redis) -> None:
     session.create()
 
     assert SessionStore().exists(session.session_key) is True
-    assert set(redis_client.hgetall(f"sessions:{{{session.session_key}}}")) == {b"#c", b"#m"}
+    assert set(redis_client.hgetall(f"sessions:{{{session.session_key}}}")) == {b"#c"}
 
 
 @pytest.mark.parametrize("count", [1, 600, 2500])

@@ -4,8 +4,10 @@
 -- KEYS[2]        optional: its user's index, which loses the session's entry
 -- ARGV[1]        seconds the tombstone lives
 -- ARGV[2]        now, unix seconds: stored in the tombstone (#x)
--- ARGV[3]        the session key, as the index lists it
--- ARGV[4]        a user id to destroy only a session of that user, or ''
+-- ARGV[3]        a user id to destroy only a session of that user, or ''
+-- with KEYS[2], two more:
+-- ARGV[4]        the session key, as the index lists it
+-- ARGV[5]        '': its entry is taken out
 --
 -- Returns the user id (#u) when a live session of a user was destroyed, 1 when
 -- an anonymous one was, 0 when there was none to destroy (missing, expired,
@@ -19,13 +21,13 @@ if redis.pcall('HEXISTS', key, '#c') ~= 1 then
   return 0
 end
 local user_id = redis.call('HGET', key, '#u')
-if ARGV[4] ~= '' and user_id ~= ARGV[4] then
+if ARGV[3] ~= '' and user_id ~= ARGV[3] then
   return 0
 end
 redis.call('DEL', key)
 redis.call('HSET', key, '#x', ARGV[2])
 redis.call('EXPIRE', key, ARGV[1])
 if KEYS[2] then
-  set_index_entry(KEYS[2], tonumber(ARGV[2]), ARGV[3], '')
+  set_index_entry(KEYS[2], tonumber(ARGV[2]), ARGV[4], ARGV[5])
 end
 return user_id or 1

@@ -5,13 +5,13 @@
 -- ARGV[1]        time to live in seconds; zero or less deletes the session
 -- ARGV[2]        '1' to delete every field this call does not set, apart from
 --                the created time (the session was cleared); '0' otherwise
--- ARGV[3]        now, unix seconds
--- ARGV[4]        the session key, as the index lists it
--- ARGV[5]        the index score (see index.lua), or '' with no KEYS[2]
--- ARGV[6]        n, the number of field/value pairs that follow
--- ARGV[7..6+2n]  field, value, field, value, ...: fields to set, the
---                last-saved time (#m) first
--- ARGV[7+2n..]   fields to delete
+-- ARGV[3]        now, unix seconds: the last-saved time (#m)
+-- ARGV[4]        n, the number of field/value pairs that follow
+-- ARGV[5..4+2n]  field, value, field, value, ...: fields to set
+-- ARGV[5+2n..]   fields to delete
+-- with KEYS[2], two more at the end:
+-- ARGV[#ARGV-1]  the session key, as the index lists it
+-- ARGV[#ARGV]    its index score (see index.lua)
 --
 -- Returns 1 when saved; 0 when no live session is there (never created, or
 -- expired); -1 when a tombstone is there (destroyed). Nothing is written unless
@@ -34,14 +34,15 @@ if ttl <= 0 then
   redis.call('DEL', key)
   return 1
 end
-local last_set = 6 + 2 * tonumber(ARGV[6])
+local last_set = 4 + 2 * tonumber(ARGV[4])
+local last = KEYS[2] and #ARGV - 2 or #ARGV
 -- Writes come before deletes: when Redis is out of memory the first write is
 -- refused, and then nothing at all has changed.
-call_in_slices('HSET', key, 7, last_set)
-call_in_slices('HDEL', key, last_set + 1, #ARGV)
+hset_in_slices(key, '#m', ARGV[3], 5, last_set)
+call_in_slices('HDEL', key, last_set + 1, last)
 if ARGV[2] == '1' then
-  local keep = {['#c'] = true}
-  for i = 7, last_set, 2 do
+  local keep = {['#c'] = true, ['#m'] = true}
+  for i = 5, last_set, 2 do
     keep[ARGV[i]] = true
   end
   for _, field in ipairs(redis.call('HKEYS', key)) do
@@ -52,6 +53,6 @@ if ARGV[2] == '1' then
 end
 redis.call('EXPIRE', key, ttl)
 if KEYS[2] then
-  set_index_entry(KEYS[2], tonumber(ARGV[3]), ARGV[4], ARGV[5])
+  set_index_entry(KEYS[2], tonumber(ARGV[3]), ARGV[#ARGV - 1], ARGV[#ARGV])
 end
 return 1

@@ -6,3 +6,11 @@ local function call_in_slices(command, key, first, last)
     redis.call(command, key, unpack(ARGV, from, math.min(from + 999, last)))
   end
 end
+
+-- HSET one field and value, and the field/value pairs of ARGV[first..last],
+-- in as few calls as call_in_slices makes: the field rides with the first slice.
+local function hset_in_slices(key, field, value, first, last)
+  local upto = math.min(first + 997, last)
+  redis.call('HSET', key, field, value, unpack(ARGV, first, upto))
+  call_in_slices('HSET', key, upto + 1, last)
+end
