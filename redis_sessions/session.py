@@ -38,6 +38,28 @@ class SessionStore(SessionBase):
         # Set by clear(): the next save removes fields other requests added too.
         self._replace = False
 
+    # SessionBase's lazy load, without the AttributeError that it raises and
+    # catches on the first access of every store: in a request, raising it
+    # cost more than the rest of the method.
+
+    def _get_session(self, no_load: bool = False) -> dict[str, Any]:
+        self.accessed = True
+        cache: dict[str, Any] | None = self.__dict__.get("_session_cache")
+        if cache is None:
+            cache = {} if no_load or self.session_key is None else self.load()
+            self._session_cache = cache
+        return cache
+
+    async def _aget_session(self, no_load: bool = False) -> dict[str, Any]:
+        self.accessed = True
+        cache: dict[str, Any] | None = self.__dict__.get("_session_cache")
+        if cache is None:
+            cache = {} if no_load or self.session_key is None else await self.aload()
+            self._session_cache = cache
+        return cache
+
+    _session = property(_get_session)
+
     @property
     def serializer(self) -> Any:
         return self.manager.codec.serializer_class
@@ -111,8 +133,7 @@ class SessionStore(SessionBase):
         if self.session_key is None:
             self.create()
             return
-        # _get_session and _session are SessionBase's, missing from django-stubs.
-        data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
+        data = self._get_session(no_load=must_create)
         ttl = self.get_expiry_age()
         if must_create:
             self._snapshot = self.manager.create(self.session_key, data, ttl)
@@ -126,7 +147,7 @@ class SessionStore(SessionBase):
         if self.session_key is None:
             await self.acreate()
             return
-        data = await self._aget_session(no_load=must_create)  # type: ignore[attr-defined]
+        data = await self._aget_session(no_load=must_create)
         ttl = await self.aget_expiry_age()
         if must_create:
             self._snapshot = await self.manager.acreate(self.session_key, data, ttl)
@@ -138,7 +159,7 @@ class SessionStore(SessionBase):
 
     def get_expiry_age(self, **kwargs: Any) -> int:
         # The common case, no custom expiry, without SessionBase's clock reading.
-        if not kwargs and "_session_expiry" not in self._session:  # type: ignore[attr-defined]
+        if not kwargs and "_session_expiry" not in self._session:
             return self.get_session_cookie_age()
         return super().get_expiry_age(**kwargs)
 
@@ -169,7 +190,7 @@ class SessionStore(SessionBase):
         return None if user_id is None else user_id.decode()
 
     def cycle_key(self) -> None:
-        data = self._session  # type: ignore[attr-defined]
+        data = self._session
         old_key = self.session_key
         if old_key is None:
             self.create()
@@ -186,7 +207,7 @@ class SessionStore(SessionBase):
         self._cycled(data)
 
     async def acycle_key(self) -> None:
-        data = await self._aget_session()  # type: ignore[attr-defined]
+        data = await self._aget_session()
         old_key = self.session_key
         if old_key is None:
             await self.acreate()
