@@ -8,14 +8,16 @@ Field names:
 * a session key that does not start with ``#`` is stored under its own name;
 * a session key that starts with ``#`` is stored with one more ``#`` in front;
 * a name with exactly one leading ``#`` is the engine's: ``#c`` (created, unix
-  seconds), ``#m`` (last saved), ``#u`` (the user id: ``_auth_user_id``, always
+  seconds), ``#m`` (last saved; a session not saved since its creation has
+  none, and its created time stands for it), ``#u`` (the user id: ``_auth_user_id``, always
   stored as it is), ``#b`` and ``#h`` (``_auth_user_backend`` and
   ``_auth_user_hash``, under short names), ``#i`` (the expiry bound recorded in
   the user's index) and ``#x`` (a tombstone's time of destruction).
 
 Values: with Django's ``JSONSerializer`` (the default), a ``str`` that does not
 start with a NUL byte is stored as its UTF-8 text, without JSON's quotes; any
-other value is a NUL byte followed by the serializer's output. Keeping strings
+other value (and a string with a lone surrogate, which has no UTF-8 form) is a
+NUL byte followed by the serializer's output. Keeping strings
 bare matters for memory: Redis keeps a small hash in its compact encoding only
 while every value is at most 64 bytes, and ``_auth_user_hash``, present in every
 logged-in session, is 64 characters, or 66 once JSON-quoted. With any other

@@ -129,7 +129,8 @@ def _borrow(pool: Any) -> Any:
 
 def _give_back(pool: Any, connection: Any) -> None:
     """Return a connection taken by :func:`_borrow` to its pool."""
-    pool._checkpid()
+    # No fork check: a forked child runs only the thread that forked, never
+    # one that was between a borrow and its give-back.
     with pool._lock:
         pool._in_use_connections.discard(connection)
         if pool.owns_connection(connection):
