@@ -178,12 +178,11 @@ def client_of(name: str) -> redis.Redis:
 
 def parser_of(client: redis.Redis) -> str:
     """Name the reply parser a client's connections use (hiredis or pure Python)."""
+    # A connection made aside (never connected): it has the pool's parser, and
+    # this works on every redis-py the package supports.
     pool = client.connection_pool
-    connection = pool.get_connection()
-    try:
-        return type(connection._parser).__name__
-    finally:
-        pool.release(connection)
+    connection = pool.connection_class(**pool.connection_kwargs)
+    return type(connection._parser).__name__
 
 
 class Bench:
