@@ -191,8 +191,9 @@ class OwnPool(redis.ConnectionPool):
         ),
         pytest.param(lambda url: OwnPool.from_url(url), id="subclass"),
         pytest.param(
+            # The default user has no password: any password is accepted.
             lambda url: redis.ConnectionPool.from_url(
-                url, credential_provider=redis.UsernamePasswordCredentialProvider()
+                url, credential_provider=redis.UsernamePasswordCredentialProvider("default", "any")
             ),
             id="credential-provider",
         ),
