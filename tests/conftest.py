@@ -148,3 +148,22 @@ def run_in_threads() -> object:
         return results
 
     return run
+
+
+@pytest.fixture
+def page_size() -> Iterator[Callable[[int], None]]:
+    """Set the admin session list's page size for one test."""
+    from django.contrib import admin
+
+    from redis_sessions.admin import SessionAdmin
+    from redis_sessions.models import Session
+
+    model_admin = admin.site.get_model_admin(Session)
+    assert isinstance(model_admin, SessionAdmin)
+
+    def set_size(size: int) -> None:
+        # An attribute of the instance, over the class's.
+        vars(model_admin)["list_per_page"] = size
+
+    yield set_size
+    vars(model_admin).pop("list_per_page", None)

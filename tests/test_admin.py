@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,20 +119,6 @@ def listed(response: Response) -> list[str]:
     keys = [open_reference(row.reference) for row in rows if not row.current]
     assert None not in keys
     return [str(session_key) for session_key in keys]
-
-
-@pytest.fixture
-def page_size() -> Iterator[Callable[[int], None]]:
-    """Set the list's page size for one test."""
-    model_admin = admin.site.get_model_admin(Session)
-    assert isinstance(model_admin, SessionAdmin)
-
-    def set_size(size: int) -> None:
-        # An attribute of the instance, over the class's.
-        vars(model_admin)["list_per_page"] = size
-
-    yield set_size
-    vars(model_admin).pop("list_per_page", None)
 
 
 # Permissions

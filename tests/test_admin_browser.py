@@ -18,16 +18,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.contrib import admin
 from django.contrib.auth.models import Permission, User
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
-from redis_sessions.admin import SessionAdmin
 from redis_sessions.keys import abbreviated
 from redis_sessions.manager import SessionManager, get_manager
 from redis_sessions.masking import MASK
-from redis_sessions.models import Session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -125,18 +122,6 @@ def sign_in(page: Page, server: LiveServer, username: str, then: str = LIST) -> 
 
 def shown_keys(page: Page) -> list[str]:
     return [text.strip() for text in page.locator("#result_list th.field-key a").all_inner_texts()]
-
-
-@pytest.fixture
-def page_size() -> Iterator[Callable[[int], None]]:
-    model_admin = admin.site.get_model_admin(Session)
-    assert isinstance(model_admin, SessionAdmin)
-
-    def set_size(size: int) -> None:
-        vars(model_admin)["list_per_page"] = size
-
-    yield set_size
-    vars(model_admin).pop("list_per_page", None)
 
 
 def screenshot(page: Page, name: str, folder: Path) -> None:

@@ -122,20 +122,26 @@ def test_a_request_that_reads_and_writes_its_session_costs_two_round_trips(
     assert log.names == ["HGETALL", "EVALSHA"]
 
 
-@pytest.mark.django_db
-def test_a_login_costs_a_load_a_cycle_and_a_save(command_log: Any) -> None:
-    User.objects.create_user("ada", password="pw")
+def log_a_login(command_log: Any) -> tuple[Any, Any, str, str]:
+    """Log in through the test site after an anonymous visit; return the
+    commands of the login, the user, the new session key and the anonymous one."""
+    user = User.objects.create_user("ada", password="pw")
     client = Client()
     client.get("/counter/")
     anonymous_key = client.cookies["sessionid"].value
     with command_log() as log:
         response = client.post("/login/", {"username": "ada", "password": "pw"})
-
     assert response.status_code == 200
+    return log, user, client.cookies["sessionid"].value, anonymous_key
+
+
+@pytest.mark.django_db
+def test_a_login_costs_a_load_a_cycle_and_a_save(command_log: Any) -> None:
+    log, _, key, anonymous_key = log_a_login(command_log)
+
     # Three round trips: the load; the new key created and the old destroyed,
     # in one pipeline; the save of the user id.
     assert log.names == ["HGETALL", "EVALSHA", "EVALSHA", "EVALSHA"]
-    key = client.cookies["sessionid"].value
     assert [command.split(" ")[2:4] for command in log.commands[1:]] == [
         ["1", f"sessions:{{{key}}}"],
         ["1", f"sessions:{{{anonymous_key}}}"],
@@ -146,18 +152,11 @@ def test_a_login_costs_a_load_a_cycle_and_a_save(command_log: Any) -> None:
 @pytest.mark.django_db
 @pytest.mark.usefixtures("indexed")
 def test_a_login_with_the_user_index_keeps_it_in_the_same_scripts(command_log: Any) -> None:
-    user = User.objects.create_user("ada", password="pw")
-    client = Client()
-    client.get("/counter/")
-    anonymous_key = client.cookies["sessionid"].value
-    with command_log() as log:
-        response = client.post("/login/", {"username": "ada", "password": "pw"})
+    log, user, key, anonymous_key = log_a_login(command_log)
 
-    assert response.status_code == 200
     # Still three round trips: the save of the user id puts the session in the
     # user's index in the same script.
     assert log.names == ["HGETALL", "EVALSHA", "EVALSHA", "EVALSHA"]
-    key = client.cookies["sessionid"].value
     assert [command.split(" ")[2:5] for command in log.commands[1:]] == [
         ["1", f"sessions:{{{key}}}", "1209600"],
         ["1", f"sessions:{{{anonymous_key}}}", "300"],
