@@ -13,7 +13,9 @@ index and its permissions:
     See the values that :mod:`redis_sessions.masking` takes for secrets.
 ``redis_sessions.end_session``
     End a session, or every session of a user, as a logout does, after a
-    confirmation page.
+    confirmation page. Each ending is logged (logger ``redis_sessions``) and
+    recorded in the admin's own log as a deletion, which its recent actions
+    show.
 
 Nothing here adds or changes a session. Pages show a session key shortened,
 as logs do, and link to a session through a reference that does not give the
@@ -36,8 +38,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -396,6 +400,8 @@ class SessionAdmin(_ModelAdmin):
                     short_key,
                     session.user_id or "anonymous",
                 )
+                owner = f"user {session.user_id}" if session.user_id else "anonymous"
+                _record_ending(request, short_key, f"{short_key} ({owner})")
                 messages.success(request, _("Session %(key)s was ended.") % {"key": short_key})
             else:
                 messages.warning(
@@ -425,6 +431,8 @@ class SessionAdmin(_ModelAdmin):
                 ended,
                 user_id,
             )
+            if ended:
+                _record_ending(request, None, f"{ended} session(s) of user {user_id}")
             messages.success(
                 request,
                 ngettext(
@@ -447,6 +455,18 @@ class SessionAdmin(_ModelAdmin):
             cancel_url=f"{self._url('changelist')}?{urlencode({'user': user_id})}",
         )
         return TemplateResponse(request, _TEMPLATES + "end_sessions.html", context)
+
+
+def _record_ending(request: HttpRequest, object_id: str | None, description: str) -> None:
+    """Record sessions ended in the admin's own log, as a deletion, so that the
+    admin's recent actions list it; by an abbreviated key at most, never a whole one."""
+    LogEntry.objects.create(
+        user_id=request.user.pk,
+        content_type=ContentType.objects.get_for_model(Session),
+        object_id=object_id,
+        object_repr=description[:200],
+        action_flag=DELETION,
+    )
 
 
 def _actor(request: HttpRequest) -> str:

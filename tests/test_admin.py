@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import redis
 from django.contrib import admin
+from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client, override_settings
@@ -705,6 +706,42 @@ def test_ending_a_session_leaves_a_tombstone_and_a_log_line_without_data(
     assert "Session a00000... was ended." in followed.content.decode()
 
 
+def test_ending_a_session_is_in_the_admins_recent_actions_by_its_short_key(
+    manager: SessionManager, ender: Client
+) -> None:
+    log_in(manager, key("a"), "7")
+    anonymous(manager, key("anon"))
+
+    assert ender.post(end_url(key("a"))).status_code == 302
+    assert ender.post(end_url(key("anon"))).status_code == 302
+
+    entries = LogEntry.objects.order_by("action_time", "pk")
+    assert [
+        (entry.user.get_username(), entry.object_id, entry.object_repr, entry.action_flag)
+        for entry in entries
+    ] == [
+        ("ender", "a00000...", "a00000... (user 7)", DELETION),
+        ("ender", "anon00...", "anon00... (anonymous)", DELETION),
+    ]
+    assert all(entry.content_type.model_class() is Session for entry in entries)
+    assert not any(key("a") in str(vars(entry)) for entry in entries)
+    index = ender.get("/admin/").content.decode()
+    assert "a00000... (user 7)" in index
+    assert "anon00... (anonymous)" in index
+
+
+def test_a_session_that_had_already_ended_leaves_no_record(
+    manager: SessionManager, ender: Client
+) -> None:
+    log_in(manager, key("a"), "7")
+    response = ender.get(end_url(key("a")))
+    assert response.status_code == 200
+    manager.destroy(key("a"))  # by another request, after the page was shown
+
+    assert ender.post(end_url(key("a"))).status_code == 404
+    assert not LogEntry.objects.exists()
+
+
 def test_ending_an_anonymous_session_logs_it_as_such(
     manager: SessionManager, ender: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -793,6 +830,13 @@ def test_ending_a_users_sessions_ends_them_all_and_logs_it(
     assert not any(session_key[:8] in caplog.text for session_key in sevens)
     followed = strict_ender.get(LIST)
     assert "3 sessions of user 7 were ended." in followed.content.decode()
+    (entry,) = LogEntry.objects.all()
+    assert (entry.user.get_username(), entry.object_id, entry.object_repr) == (
+        "ender",
+        None,
+        "3 session(s) of user 7",
+    )
+    assert entry.action_flag == DELETION
 
 
 def test_ending_the_sessions_of_a_user_named_by_username_in_the_title(
