@@ -69,6 +69,7 @@ _POOL_PARTS = (
     "_lock",
     "_available_connections",
     "_in_use_connections",
+    "_created_connections",
     "make_connection",
     "owns_connection",
 )
