@@ -42,13 +42,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import datetime
 import http.client
-import importlib.metadata
 import importlib.util
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -64,7 +61,6 @@ from typing import Any
 
 import redis
 
-import redis_sessions
 from benchmarks import asgi_load
 from benchmarks.asgi_site.configs import (
     ASYNC_ENGINE,
@@ -77,8 +73,20 @@ from benchmarks.asgi_site.configs import (
     SYNC_ENGINE,
     SiteConfig,
 )
-from benchmarks.bench_operations import RESULTS_DIR, table
-from tests.servers import RedisServer, free_port, server_binary
+from benchmarks.report import (
+    Facts,
+    bullets,
+    machine,
+    plain_report,
+    progress,
+    publish,
+    rst_report,
+    run_facts,
+    server_version,
+    table,
+    version,
+)
+from tests.servers import RedisServer, free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -380,10 +388,6 @@ def run_load(
     )
 
 
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def describe_run(label: str, result: RunResult) -> str:
     text = (
         f"{label}: {result.rps:,.0f} req/s, p50 {result.latency('p50'):.1f} ms, "
@@ -420,13 +424,6 @@ def measure(
 # Reporting ------------------------------------------------------------------
 
 
-def version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
@@ -454,25 +451,17 @@ def facts(
     args: argparse.Namespace,
     plan: CpuPlan,
     load_averages: tuple[float, float],
-) -> list[tuple[str, str]]:
+) -> Facts:
     """Return what a reader needs to judge the numbers: versions, setup, date."""
-    info = admin.info("server")
     anonymous = args.cycle - asgi_load.COUNTERS_WHILE_LOGGED_IN - 2
     return [
-        ("Date (UTC)", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")),
-        ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
-        ("redis_sessions", redis_sessions.__version__),
-        ("Django", version("django")),
-        ("asgiref", version("asgiref")),
-        ("redis-py", version("redis")),
-        ("hiredis", version("hiredis")),
-        ("django-redis", version("django-redis")),
+        *run_facts("Django", "asgiref", "redis-py", "hiredis", "django-redis"),
         ("uvicorn", f"{version('uvicorn')}, --workers 1, no access log"),
         ("Event loop", loop_implementation(servers, args.loop)),
         ("HTTP parser", http_implementation(args.http)),
-        ("Server", f"{os.path.basename(server_binary())} {info['redis_version']} on loopback TCP"),
+        ("Server", f"{server_version(admin)} on loopback TCP"),
         ("Database", "SQLite file in WAL mode (users only), MD5PasswordHasher"),
-        ("Machine", f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"),
+        ("Machine", machine()),
         ("CPU pinning", plan.describe()),
         (
             "Load average (1 min)",
@@ -551,7 +540,7 @@ def report(
     servers: dict[str, UvicornServer],
     runs: dict[str, list[RunResult]],
     warmups: dict[str, RunResult],
-    fact_list: list[tuple[str, str]],
+    fact_list: Facts,
 ) -> tuple[str, str, int]:
     """Return the plain text report, the reStructuredText one and the error count."""
     names = list(servers)
@@ -660,54 +649,34 @@ def report(
         else f"errors: {errors} -- THE RESULTS ARE INVALID"
     )
 
-    plain = [
-        *(f"{label}: {value}" for label, value in fact_list),
-        "",
-        *main,
-        "",
-        *kinds,
-        "",
-        *per_run,
-        "",
-        *ratios,
-        "",
-        *verdicts,
-        *error_lines,
-    ]
-    rst = [
-        "Django under uvicorn: requests per second",
-        "==========================================",
-        "",
-        "Written by ``python -m benchmarks.bench_asgi``; see ``benchmarks/README.rst``.",
-        "",
-        *(f":{label}: {value}" for label, value in fact_list),
-        "",
-        "Medians over the runs. Latency runs from writing a request to reading its",
-        "last byte, at the load generator. CPU per request is the CPU the uvicorn",
-        "process (all its threads) and the Redis server used over a whole run,",
-        "divided by the requests that run completed:",
-        "",
-        *main,
-        "",
-        "Latency by request, medians over the runs:",
-        "",
-        *kinds,
-        "",
-        "Every run; the configurations took turns within a run, and the generator",
-        "column gives the largest share of a CPU the load generator used:",
-        "",
-        *per_run,
-        "",
-        "Ratios; each is the median over the runs of the ratio within a run, with",
-        "the lowest and the highest of those ratios in parentheses:",
-        "",
-        *ratios,
-        "",
-        *(f"* {verdict}" for verdict in verdicts),
-        *(f"* {line}" for line in error_lines),
-        "",
-    ]
-    return "\n".join(plain), "\n".join(rst), errors
+    plain = plain_report(fact_list, main, kinds, per_run, ratios, [*verdicts, *error_lines])
+    rst = rst_report(
+        # Not heading(): this title's rule has always been one character longer.
+        ["Django under uvicorn: requests per second", "=========================================="],
+        "benchmarks.bench_asgi",
+        fact_list,
+        [
+            "Medians over the runs. Latency runs from writing a request to reading its",
+            "last byte, at the load generator. CPU per request is the CPU the uvicorn",
+            "process (all its threads) and the Redis server used over a whole run,",
+            "divided by the requests that run completed:",
+        ],
+        main,
+        ["Latency by request, medians over the runs:"],
+        kinds,
+        [
+            "Every run; the configurations took turns within a run, and the generator",
+            "column gives the largest share of a CPU the load generator used:",
+        ],
+        per_run,
+        [
+            "Ratios; each is the median over the runs of the ratio within a run, with",
+            "the lowest and the highest of those ratios in parentheses:",
+        ],
+        ratios,
+        [*bullets(verdicts), *bullets(error_lines)],
+    )
+    return plain, rst, errors
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -790,10 +759,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_averages = (load_average, os.getloadavg()[0])
         fact_list = facts(servers, admin, args, plan, load_averages)
         plain, rst, errors = report(servers, runs, warmups, fact_list)
-        print(plain)
-        RESULTS_DIR.mkdir(exist_ok=True)
-        (RESULTS_DIR / "asgi.rst").write_text(rst)
-        print("\nWritten to benchmarks/results/asgi.rst")
+        publish("asgi.rst", plain, rst)
         if errors:
             for server in servers.values():
                 log = server.log_tail()

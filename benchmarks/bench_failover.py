@@ -28,9 +28,7 @@ and is written to ``benchmarks/results/failover.rst``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -42,8 +40,7 @@ import django
 from django.conf import settings
 from django.test import override_settings
 
-import redis_sessions
-from benchmarks.bench_operations import RESULTS_DIR, table
+from benchmarks.report import heading, machine, rst_report, run_facts, save, table
 from tests.failover_load import SessionLoad
 from tests.servers import server_binary
 from tests.topologies import Cluster, SentinelGroup
@@ -169,24 +166,16 @@ def main() -> None:
         "Failed requests",
         "Sessions lost",
     ]
-    lines = [
-        "Failover",
-        "========",
-        "",
-        "Written by ``python -m benchmarks.bench_failover``; see ``benchmarks/README.rst``.",
-        "",
-        f":Date (UTC): {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}",
-        f":Python: {platform.python_implementation()} {platform.python_version()}",
-        f":redis_sessions: {redis_sessions.__version__}",
-        f":Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
-        f":Rounds: {options.rounds} per row (medians; sessions lost: all rounds)",
-        "",
-        *table(header, rows),
-        "",
+    fact_list = [
+        *run_facts(),
+        ("Machine", machine()),
+        ("Rounds", f"{options.rounds} per row (medians; sessions lost: all rounds)"),
     ]
-    text = "\n".join(lines)
+    text = rst_report(
+        heading("Failover"), "benchmarks.bench_failover", fact_list, table(header, rows)
+    )
     print(text)
-    (RESULTS_DIR / "failover.rst").write_text(text)
+    save("failover.rst", text)
 
 
 if __name__ == "__main__":

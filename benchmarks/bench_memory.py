@@ -19,10 +19,6 @@ The results are printed and written to ``benchmarks/results/memory.rst``.
 from __future__ import annotations
 
 import argparse
-import datetime
-import importlib.metadata
-import os
-import platform
 import sys
 import time
 from collections.abc import Sequence
@@ -32,18 +28,28 @@ import redis
 from django.contrib.sessions.backends.base import SessionBase
 from django.test import override_settings
 
-import redis_sessions
 from benchmarks.bench_operations import (
     CACHE_DJANGO_REDIS,
     ENGINE,
-    RESULTS_DIR,
     SESSION_DATA,
     configure_django,
     redis_key_of,
     session_store_classes,
+)
+from benchmarks.report import (
+    Facts,
+    bullets,
+    heading,
+    machine,
+    plain_report,
+    progress,
+    publish,
+    rst_report,
+    run_facts,
+    server_version,
     table,
 )
-from tests.servers import RedisServer, server_binary
+from tests.servers import RedisServer
 
 #: The engine with ``USER_INDEX`` on, as the report names it.
 INDEXED = f"{ENGINE} + USER_INDEX"
@@ -133,21 +139,15 @@ def measure(
     )
 
 
-def facts(admin: redis.Redis, count: int, per_user: int) -> list[tuple[str, str]]:
+def facts(admin: redis.Redis, count: int, per_user: int) -> Facts:
     """Return versions, server settings that decide encodings, the size and the date."""
-    info = admin.info()
     config = admin.config_get("hash-max-listpack-*")
     return [
-        ("Date (UTC)", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")),
-        ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
-        ("redis_sessions", redis_sessions.__version__),
-        ("Django", importlib.metadata.version("django")),
-        ("redis-py", importlib.metadata.version("redis")),
-        ("django-redis", importlib.metadata.version("django-redis")),
-        ("Server", f"{os.path.basename(server_binary())} {info['redis_version']}"),
-        ("Allocator", str(info["mem_allocator"])),
+        *run_facts("Django", "redis-py", "django-redis"),
+        ("Server", server_version(admin)),
+        ("Allocator", str(admin.info("memory")["mem_allocator"])),
         ("Server hash limits", ", ".join(f"{k} {v}" for k, v in sorted(config.items()))),
-        ("Machine", f"{platform.system()} {platform.machine()}"),
+        ("Machine", machine(cpus=False)),
         ("Sessions per store (N)", str(count)),
         ("Logged-in sessions per user", str(per_user)),
     ]
@@ -164,7 +164,7 @@ def encoding_warning(footprint: Footprint) -> str | None:
     )
 
 
-def report(footprints: Sequence[Footprint], fact_list: list[tuple[str, str]]) -> tuple[str, str]:
+def report(footprints: Sequence[Footprint], fact_list: Facts) -> tuple[str, str]:
     """Return the plain text report and the reStructuredText one."""
     by_name = {f.store: f for f in footprints}
     engine, django_redis = by_name[ENGINE], by_name[CACHE_DJANGO_REDIS]
@@ -199,25 +199,19 @@ def report(footprints: Sequence[Footprint], fact_list: list[tuple[str, str]]) ->
     notes = [verdict, f"Encoding of a {ENGINE} key: {engine.sample_encoding}"]
     if warning:
         notes.append(warning)
-    plain = [*(f"{label}: {value}" for label, value in fact_list), "", *lines, "", *notes]
-    rst = [
-        "Redis memory per session",
-        "========================",
-        "",
-        "Written by ``python -m benchmarks.bench_memory``; see ``benchmarks/README.rst``.",
-        "",
-        *(f":{label}: {value}" for label, value in fact_list),
-        "",
-        "Growth of ``used_memory`` divided by the number of sessions created on an",
-        "emptied server (key, value, expiry and hash table share), next to the",
-        "``MEMORY USAGE`` of one key (the key's own allocations only):",
-        "",
-        *lines,
-        "",
-        *(f"* {note}" for note in notes),
-        "",
-    ]
-    return "\n".join(plain), "\n".join(rst)
+    rst = rst_report(
+        heading("Redis memory per session"),
+        "benchmarks.bench_memory",
+        fact_list,
+        [
+            "Growth of ``used_memory`` divided by the number of sessions created on an",
+            "emptied server (key, value, expiry and hash table share), next to the",
+            "``MEMORY USAGE`` of one key (the key's own allocations only):",
+        ],
+        lines,
+        bullets(notes),
+    )
+    return plain_report(fact_list, lines, notes), rst
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -241,21 +235,18 @@ def main(argv: Sequence[str] | None = None) -> None:
             store_class().create()
         footprints = []
         for name, store_class in stores.items():
-            print(f"Creating {args.sessions} sessions with {name}...", file=sys.stderr)
+            progress(f"Creating {args.sessions} sessions with {name}...")
             footprints.append(
                 measure(admin, name, store_class, args.sessions, args.sessions_per_user)
             )
         # The engine again with the opt-in index of each user's sessions.
-        print(f"Creating {args.sessions} sessions with {INDEXED}...", file=sys.stderr)
+        progress(f"Creating {args.sessions} sessions with {INDEXED}...")
         with override_settings(REDIS_SESSIONS={"URL": server.url, "USER_INDEX": True}):
             footprints.append(
                 measure(admin, INDEXED, stores[ENGINE], args.sessions, args.sessions_per_user)
             )
         plain, rst = report(footprints, facts(admin, args.sessions, args.sessions_per_user))
-        print(plain)
-        RESULTS_DIR.mkdir(exist_ok=True)
-        (RESULTS_DIR / "memory.rst").write_text(rst)
-        print("\nWritten to benchmarks/results/memory.rst")
+        publish("memory.rst", plain, rst)
         admin.close()
 
 

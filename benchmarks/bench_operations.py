@@ -28,24 +28,18 @@ The results are printed and written to ``benchmarks/results/operations.rst``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import gc
 import hashlib
-import importlib.metadata
-import os
 import pickle
-import platform
 import queue
 import secrets
 import statistics
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -53,10 +47,20 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
 from django.core.cache import caches
 
-import redis_sessions
-from tests.servers import RedisServer, server_binary
-
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+from benchmarks.report import (
+    Facts,
+    bullets,
+    heading,
+    machine,
+    plain_report,
+    progress,
+    publish,
+    rst_report,
+    run_facts,
+    server_version,
+    table,
+)
+from tests.servers import RedisServer
 
 OPERATIONS = ("create", "load", "update", "delete")
 
@@ -345,7 +349,7 @@ def measure(
                     keys[bench.name] = results[bench.name]
         if verbose:
             took = time.perf_counter() - round_start
-            print(f"  round {round_number + 1}/{rounds} done in {took:.1f} s", file=sys.stderr)
+            progress(f"  round {round_number + 1}/{rounds} done in {took:.1f} s")
     return rates
 
 
@@ -470,33 +474,17 @@ def count_commands(
 # Reporting ------------------------------------------------------------------
 
 
-def facts(
-    admin: redis.Redis, benches: Sequence[Bench], ops: int, rounds: int
-) -> list[tuple[str, str]]:
+def facts(admin: redis.Redis, benches: Sequence[Bench], ops: int, rounds: int) -> Facts:
     """Return what a reader needs to judge the numbers: versions, sizes, date."""
-
-    def version(distribution: str) -> str:
-        try:
-            return importlib.metadata.version(distribution)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
-
-    info = admin.info("server")
     parsers = ", ".join(
         f"{b.name}: {parser_of(client_of(b.name))}" for b in benches if b.name != FLOOR
     )
     floor = next(b for b in benches if isinstance(b, FloorBench))
     return [
-        ("Date (UTC)", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")),
-        ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
-        ("redis_sessions", redis_sessions.__version__),
-        ("Django", version("django")),
-        ("redis-py", version("redis")),
-        ("hiredis", version("hiredis")),
-        ("django-redis", version("django-redis")),
+        *run_facts("Django", "redis-py", "hiredis", "django-redis"),
         ("Reply parsers", f"{FLOOR}: {parser_of(floor.client)}, {parsers}"),
-        ("Server", f"{os.path.basename(server_binary())} {info['redis_version']} on loopback TCP"),
-        ("Machine", f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"),
+        ("Server", f"{server_version(admin)} on loopback TCP"),
+        ("Machine", machine()),
         ("Session", f"{len(SESSION_DATA)} keys, {len(floor.value)} bytes pickled"),
         ("Operations per round (N)", str(ops)),
         ("Rounds (R)", str(rounds)),
@@ -527,31 +515,11 @@ def paired_ratios(rates: dict[tuple[str, str], list[float]], ratio: Ratio, op: s
     return [a / b for a, b in pairs]
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Lay out a reStructuredText simple table, which also reads well as plain text."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-    rule = "  ".join("=" * width for width in widths)
-
-    # Columns of numbers right-aligned, so that their digits line up.
-    numeric = [
-        all(str(cell)[:1].isdigit() for cell in column) for column in zip(*rows, strict=True)
-    ]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            str(cell).rjust(width) if right else str(cell).ljust(width)
-            for cell, width, right in zip(cells, widths, numeric, strict=True)
-        ]
-        return "  ".join(parts).rstrip()
-
-    return [rule, line(header), rule, *(line(row) for row in rows), rule]
-
-
 def report(
     benches: Sequence[Bench],
     rates: dict[tuple[str, str], list[float]],
     commands: dict[tuple[str, str], CommandCount],
-    fact_list: list[tuple[str, str]],
+    fact_list: Facts,
 ) -> tuple[str, str]:
     """Return the plain text report and the reStructuredText one."""
     names = [b.name for b in benches]
@@ -598,55 +566,30 @@ def report(
         ["store", "operation", "Redis commands per operation (INFO commandstats)"], command_rows
     )
 
-    plain = [
-        *(f"{label}: {value}" for label, value in fact_list),
-        "",
-        *speed,
-        "",
-        *spread,
-        "",
-        *ratios,
-        "",
-        *verdicts,
-        "",
-        *round_trips,
-        "",
-        *command_table,
-    ]
-    rst = [
-        "Session operations per second",
-        "=============================",
-        "",
-        "Written by ``python -m benchmarks.bench_operations``; see ``benchmarks/README.rst``.",
-        "",
-        *(f":{label}: {value}" for label, value in fact_list),
-        "",
-        "Operations per second, the median of R rounds of N operations:",
-        "",
-        *speed,
-        "",
-        "How much the rounds differed:",
-        "",
-        *spread,
-        "",
-        "Ratios; each is the median over the rounds of the ratio within a round,",
-        "with the lowest and the highest of those ratios in parentheses:",
-        "",
-        *ratios,
-        "",
-        *(f"* {verdict}" for verdict in verdicts),
-        "",
-        "Round trips (commands the client sent) per operation:",
-        "",
-        *round_trips,
-        "",
-        "Every command the server ran, per operation; commands that a Lua script ran",
-        "are counted by Redis too and are shown in parentheses:",
-        "",
-        *command_table,
-        "",
-    ]
-    return "\n".join(plain), "\n".join(rst)
+    plain = plain_report(fact_list, speed, spread, ratios, verdicts, round_trips, command_table)
+    rst = rst_report(
+        heading("Session operations per second"),
+        "benchmarks.bench_operations",
+        fact_list,
+        ["Operations per second, the median of R rounds of N operations:"],
+        speed,
+        ["How much the rounds differed:"],
+        spread,
+        [
+            "Ratios; each is the median over the rounds of the ratio within a round,",
+            "with the lowest and the highest of those ratios in parentheses:",
+        ],
+        ratios,
+        bullets(verdicts),
+        ["Round trips (commands the client sent) per operation:"],
+        round_trips,
+        [
+            "Every command the server ran, per operation; commands that a Lua script ran",
+            "are counted by Redis too and are shown in parentheses:",
+        ],
+        command_table,
+    )
+    return plain, rst
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -686,19 +629,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         check_correctness(benches)
         # Warm up: connections, the Lua script cache, imports, the allocator.
         measure(benches, min(args.ops, 200), 1, verbose=False)
-        print(
+        progress(
             f"Timing {len(benches)} stores x {len(OPERATIONS)} operations, "
-            f"{args.rounds} rounds of {args.ops} operations...",
-            file=sys.stderr,
+            f"{args.rounds} rounds of {args.ops} operations..."
         )
         rates = measure(benches, args.ops, args.rounds)
         commands = count_commands(server, admin, benches, args.count_ops)
         fact_list = facts(admin, benches, args.ops, args.rounds)
         plain, rst = report(benches, rates, commands, fact_list)
-        print(plain)
-        RESULTS_DIR.mkdir(exist_ok=True)
-        (RESULTS_DIR / "operations.rst").write_text(rst)
-        print("\nWritten to benchmarks/results/operations.rst")
+        publish("operations.rst", plain, rst)
         floor_client.close()
         admin.close()
 

@@ -30,10 +30,7 @@ floor, clear at most three times. The results are printed and written to
 from __future__ import annotations
 
 import argparse
-import datetime
-import importlib.metadata
 import os
-import platform
 import random
 import re
 import secrets
@@ -52,11 +49,22 @@ from typing import Any
 
 from django.core.signing import JSONSerializer
 
-import redis_sessions
-from benchmarks.bench_operations import RESULTS_DIR, table
+from benchmarks.report import (
+    Facts,
+    bullets,
+    heading,
+    machine,
+    plain_report,
+    progress,
+    publish,
+    rst_report,
+    run_facts,
+    server_version,
+    table,
+)
 from redis_sessions.codec import FieldCodec
 from redis_sessions.keys import new_session_key
-from tests.servers import RedisServer, server_binary
+from tests.servers import RedisServer
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SETTINGS = "benchmarks.scale_settings"
@@ -343,16 +351,7 @@ def load_average() -> str:
         return "unknown"
 
 
-def version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def report(
-    runs: dict[str, list[Run]], clear: Run, fact_list: list[tuple[str, str]]
-) -> tuple[str, str]:
+def report(runs: dict[str, list[Run]], clear: Run, fact_list: Facts) -> tuple[str, str]:
     """Return the plain text report and the reStructuredText one."""
     floor = statistics.median(run.seconds for run in runs[FLOOR])
     rows = []
@@ -375,26 +374,19 @@ def report(
         ratio = statistics.median(run.seconds for run in done) / floor
         met = "met" if ratio <= target else "MISSED"
         verdicts.append(f"{step} / floor: {ratio:.2f} (target <= {target:g}) {met}")
-    plain = [*(f"{label}: {value}" for label, value in fact_list), "", *lines, "", *verdicts]
-    title = "Bulk commands at scale"
-    rst = [
-        title,
-        "=" * len(title),
-        "",
-        "Written by ``python -m benchmarks.bench_scale``; see ``benchmarks/README.rst``.",
-        "",
-        *(f":{label}: {value}" for label, value in fact_list),
-        "",
-        "Wall time of each step as a separate process (median of the runs), its",
-        "ratio to the floor, and the peak resident memory of the process (for the",
-        "floor, of the larger of ``redis-cli`` and ``wc``):",
-        "",
-        *lines,
-        "",
-        *(f"* {verdict}" for verdict in verdicts),
-        "",
-    ]
-    return "\n".join(plain), "\n".join(rst)
+    rst = rst_report(
+        heading("Bulk commands at scale"),
+        "benchmarks.bench_scale",
+        fact_list,
+        [
+            "Wall time of each step as a separate process (median of the runs), its",
+            "ratio to the floor, and the peak resident memory of the process (for the",
+            "floor, of the larger of ``redis-cli`` and ``wc``):",
+        ],
+        lines,
+        bullets(verdicts),
+    )
+    return plain_report(fact_list, lines, verdicts), rst
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -408,21 +400,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     plan = Plan(args.sessions, args.users)
     plan.draw()
     with RedisServer() as server:
         admin = server.client()
-        say(f"Filling {plan.sessions:,} sessions of {len(plan.per_user):,} users...")
+        progress(f"Filling {plan.sessions:,} sessions of {len(plan.per_user):,} users...")
         fill_seconds = fill(server.port, plan)
         keys = admin.dbsize()
         used = admin.info("memory")["used_memory"]
-        say(f"  {keys:,} keys in {fill_seconds:.1f} s")
+        progress(f"  {keys:,} keys in {fill_seconds:.1f} s")
         check_fill(server.url, plan)
         env = dict(
             os.environ,
@@ -446,22 +434,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             for step, command in steps.items():
                 done = run_step(step, command, env)
                 runs[step].append(done)
-                say(f"  round {round_number + 1}: {step}: {done.seconds:.2f} s")
+                progress(f"  round {round_number + 1}: {step}: {done.seconds:.2f} s")
                 check_output(step, done.stdout, plan)
         clear = run_step(CLEAR, django("sessions", "clear", "--no-input"), env)
-        say(f"  {CLEAR}: {clear.seconds:.2f} s")
+        progress(f"  {CLEAR}: {clear.seconds:.2f} s")
         deleted = parse_count(clear.stdout, r"^Deleted ([\d,]+) keys")
         if deleted != keys or admin.dbsize() != 0:
             raise SystemExit(f"clear deleted {deleted:,} of {keys:,} keys.")
         fact_list = [
-            ("Date (UTC)", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")),
-            ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
-            ("redis_sessions", redis_sessions.__version__),
-            ("Django", version("django")),
-            ("redis-py", version("redis")),
-            ("hiredis", version("hiredis")),
-            ("Server", f"{os.path.basename(server_binary())} {admin.info()['redis_version']}"),
-            ("Machine", f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"),
+            *run_facts("Django", "redis-py", "hiredis"),
+            ("Server", server_version(admin)),
+            ("Machine", machine()),
             ("Load average before / after (1, 5, 15 min)", f"{load_before}; {load_average()}"),
             (
                 "Sessions",
@@ -481,10 +464,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ]
         admin.close()
     plain, rst = report(runs, clear, fact_list)
-    print(plain)
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "scale.rst").write_text(rst)
-    print("\nWritten to benchmarks/results/scale.rst")
+    publish("scale.rst", plain, rst)
 
 
 def check_output(step: str, stdout: str, plan: Plan) -> None:

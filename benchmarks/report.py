@@ -1,0 +1,159 @@
+"""What the benchmark scripts share to write their reports.
+
+Each script prints a plain text report and writes a reStructuredText one to
+``benchmarks/results/``. Both open with facts that a reader needs to judge the
+figures (the date, the versions, the server, the machine), kept as ``(label,
+value)`` pairs: in plain text they are ``label: value`` lines, in
+reStructuredText a field list under the title and a line naming the script.
+Then come the parts of the report, tables and paragraphs, a blank line between
+two. Tables are reStructuredText simple tables, which read well as plain text
+too. Progress goes to standard error, so that standard output is the report.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import os
+import platform
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import redis
+
+import redis_sessions
+from tests.servers import server_binary
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+#: What a report says to judge its numbers by, as ``(label, value)`` pairs.
+Facts = list[tuple[str, str]]
+
+#: The distributions whose versions a report may give, by the label it gives them.
+DISTRIBUTIONS = {
+    "Django": "django",
+    "asgiref": "asgiref",
+    "redis-py": "redis",
+    "hiredis": "hiredis",
+    "django-redis": "django-redis",
+}
+
+
+# Facts ----------------------------------------------------------------------
+
+
+def version(distribution: str) -> str:
+    """Return the installed version of ``distribution``, or say that it is not installed."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def run_facts(*labels: str) -> Facts:
+    """Return the date, Python, this package and the packages of ``labels``, in that order.
+
+    ``labels`` are keys of :data:`DISTRIBUTIONS`.
+    """
+    return [
+        ("Date (UTC)", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")),
+        ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
+        ("redis_sessions", redis_sessions.__version__),
+        *((label, version(DISTRIBUTIONS[label])) for label in labels),
+    ]
+
+
+def server_version(admin: redis.Redis) -> str:
+    """Name the server binary that the benchmarks start, with the version ``admin`` reports."""
+    return f"{os.path.basename(server_binary())} {admin.info('server')['redis_version']}"
+
+
+def machine(*, cpus: bool = True) -> str:
+    """Name the operating system and the architecture, and with ``cpus`` count the CPUs."""
+    name = f"{platform.system()} {platform.machine()}"
+    return f"{name}, {os.cpu_count()} CPUs" if cpus else name
+
+
+# Layout ---------------------------------------------------------------------
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Lay out a reStructuredText simple table, which also reads well as plain text."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    rule = "  ".join("=" * width for width in widths)
+
+    # Columns of numbers right-aligned, so that their digits line up.
+    numeric = [
+        all(str(cell)[:1].isdigit() for cell in column) for column in zip(*rows, strict=True)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            str(cell).rjust(width) if right else str(cell).ljust(width)
+            for cell, width, right in zip(cells, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return [rule, line(header), rule, *(line(row) for row in rows), rule]
+
+
+def bullets(lines: Iterable[str]) -> list[str]:
+    """Return ``lines`` as the items of a reStructuredText bullet list."""
+    return [f"* {line}" for line in lines]
+
+
+def heading(title: str) -> list[str]:
+    """Return ``title`` underlined, as the title of a reStructuredText document."""
+    return [title, "=" * len(title)]
+
+
+def blocks(*parts: Sequence[str]) -> list[str]:
+    """Return the lines of ``parts`` in order, with a blank line between two parts.
+
+    An empty part still counts, so that it leaves two blank lines in a row.
+    """
+    lines: list[str] = []
+    for number, part in enumerate(parts):
+        if number:
+            lines.append("")
+        lines += part
+    return lines
+
+
+def plain_report(facts: Facts, *parts: Sequence[str]) -> str:
+    """Return the plain text report: the facts as ``label: value`` lines, then ``parts``."""
+    return "\n".join(blocks([f"{label}: {value}" for label, value in facts], *parts))
+
+
+def rst_report(head: Sequence[str], script: str, facts: Facts, *parts: Sequence[str]) -> str:
+    """Return the reStructuredText report, which ends with a newline.
+
+    ``head`` is the title (see :func:`heading`); a line naming ``script``, the
+    module that writes the report, follows, then the facts as a field list,
+    then ``parts``.
+    """
+    written_by = [f"Written by ``python -m {script}``; see ``benchmarks/README.rst``."]
+    fields = [f":{label}: {value}" for label, value in facts]
+    return "\n".join([*blocks(head, written_by, fields, *parts), ""])
+
+
+# Output ---------------------------------------------------------------------
+
+
+def progress(message: str) -> None:
+    """Tell how the run goes, on standard error."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def save(name: str, rst: str) -> None:
+    """Write the reStructuredText report to ``benchmarks/results/<name>``."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / name).write_text(rst)
+
+
+def publish(name: str, plain: str, rst: str) -> None:
+    """Print the plain text report, save the reStructuredText one and say where."""
+    print(plain)
+    save(name, rst)
+    print(f"\nWritten to benchmarks/results/{name}")
