@@ -139,7 +139,7 @@ def check_settings(
                     id="redis_sessions.E009",
                 )
             )
-    for name in ("REVOKE_ON_PASSWORD_CHANGE", "USER_INDEX", "TLS_CHECK_HOSTNAME"):
+    for name in ("REVOKE_ON_PASSWORD_CHANGE", "USER_INDEX", "TLS_CHECK_HOSTNAME", "SENTINEL_TLS"):
         if type(values[name]) is not bool:
             errors.append(
                 Error(
@@ -202,7 +202,13 @@ def _topology_messages(user: Mapping[str, Any], values: Mapping[str, Any]) -> li
             )
     url = values["URL"]
     tls_files = [name for name in ("TLS_CA_CERTS", "TLS_CERTFILE", "TLS_KEYFILE") if user.get(name)]
-    if tls_files and isinstance(url, str) and urlsplit(url).scheme != "rediss":
+    sentinels_over_tls = bool(values["SENTINELS"]) and values["SENTINEL_TLS"] is True
+    if (
+        tls_files
+        and not sentinels_over_tls
+        and isinstance(url, str)
+        and urlsplit(url).scheme != "rediss"
+    ):
         errors.append(
             Warning(
                 f"REDIS_SESSIONS sets {', '.join(tls_files)} but URL is not rediss://: "
@@ -243,6 +249,15 @@ def _topology_messages(user: Mapping[str, Any], values: Mapping[str, Any]) -> li
                     id="redis_sessions.E015",
                 )
             )
+    if values["SENTINEL_TLS"] is True and not values["SENTINELS"]:
+        errors.append(
+            Warning(
+                "REDIS_SESSIONS['SENTINEL_TLS'] is on but SENTINELS is not set: it has no effect.",
+                hint="SENTINEL_TLS is for sentinels that listen on TLS ports; use a rediss:// "
+                "URL to reach one server over TLS.",
+                id="redis_sessions.W005",
+            )
+        )
     if values["SENTINELS"] and not values["SENTINEL_SERVICE"]:
         errors.append(
             Error(

@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "SENTINEL_SERVICE": None,
     "SENTINEL_USERNAME": None,
     "SENTINEL_PASSWORD": None,
+    "SENTINEL_TLS": False,
     "CLUSTER_NODES": None,
     "MIN_REPLICAS_ACK": 0,
     "REPLICAS_ACK_TIMEOUT": 0.5,
@@ -127,6 +128,10 @@ class Settings:
     @property
     def SENTINEL_PASSWORD(self) -> str | None:
         return self._get("SENTINEL_PASSWORD")  # type: ignore[no-any-return]
+
+    @property
+    def SENTINEL_TLS(self) -> bool:
+        return self._get("SENTINEL_TLS")  # type: ignore[no-any-return]
 
     @property
     def CLUSTER_NODES(self) -> list[str | tuple[str, int]] | None:

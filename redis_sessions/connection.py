@@ -170,6 +170,8 @@ def _sentinel(addresses: Sequence[Address]) -> Connection:
         sentinel_options["username"] = conf.SENTINEL_USERNAME
     if conf.SENTINEL_PASSWORD is not None:
         sentinel_options["password"] = conf.SENTINEL_PASSWORD
+    if conf.SENTINEL_TLS:
+        sentinel_options.update(tls_options())
     sync = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
         sentinels, sentinel_kwargs=sentinel_options, **options
     )

@@ -21,6 +21,7 @@ from redis import Redis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 from redis.exceptions import ConnectionError, NoScriptError, RedisError, ResponseError, TimeoutError
+from redis.sentinel import MasterNotFoundError
 
 from redis_sessions import codec, scripts
 from redis_sessions.codec import CorruptSession, FieldCodec, Fields, Serializer
@@ -668,5 +669,17 @@ class SessionCore:
             advice = "The server refused the command; nothing was changed."
         return StoreUnavailable(
             f"Redis at {describe(self.client)} could not {action} "
-            f"({type(exc).__name__}: {exc}). {advice}"
+            f"({type(exc).__name__}: {_summary(exc)}). {advice}"
         )
+
+
+def _summary(exc: RedisError) -> str:
+    """The text of ``exc``, without what only makes it long.
+
+    redis-py's ``MasterNotFoundError`` follows "No master found for 'name'" with
+    the whole description of the client of every sentinel it asked.
+    """
+    text = str(exc)
+    if isinstance(exc, MasterNotFoundError):
+        return text.partition(" : ")[0]
+    return text

@@ -28,6 +28,7 @@ TOPOLOGIES = {
     "acl": "acl",
     "sentinel": "sentinel",
     "sentinel_cache_alias": "sentinel",
+    "sentinel_tls": "sentinel",
     "cluster": "cluster",
     "cluster_indexed": "cluster",
     "valkey": "valkey",
@@ -105,6 +106,33 @@ def on_sentinel(sentinel_group: SentinelGroup) -> Iterator[Store]:
         "SENTINEL_PASSWORD": sentinel_group.sentinel_password,
     }
     yield from _store("sentinel", settings, _flushed(primary))
+
+
+@pytest.fixture
+def on_sentinel_tls(tls_sentinel_group: SentinelGroup) -> Iterator[Store]:
+    """A Sentinel group over TLS: the sentinels (SENTINEL_TLS) and the data nodes
+    (rediss://), both with the client certificate."""
+    group = tls_sentinel_group
+    assert group.certificates is not None
+    sentinel = group.sentinel()
+    primary: redis.Redis = sentinel.master_for(group.service_name)  # type: ignore[no-untyped-call]
+    settings = {
+        "URL": "rediss:///0",
+        "PASSWORD": group.password,
+        "SENTINELS": [f"{host}:{port}" for host, port in group.sentinels],
+        "SENTINEL_SERVICE": group.service_name,
+        "SENTINEL_PASSWORD": group.sentinel_password,
+        "SENTINEL_TLS": True,
+        "TLS_CA_CERTS": str(group.certificates.ca),
+        "TLS_CERTFILE": str(group.certificates.client_cert),
+        "TLS_KEYFILE": str(group.certificates.client_key),
+    }
+    try:
+        yield from _store("sentinel_tls", settings, _flushed(primary))
+    finally:
+        primary.close()
+        for client in sentinel.sentinels:
+            client.close()
 
 
 @pytest.fixture

@@ -56,11 +56,16 @@ def test_leaving_redis_sessions_out_passes() -> None:
         ({"REVOKE_ON_PASSWORD_CHANGE": "yes"}, ["redis_sessions.E011"]),
         ({"USER_INDEX": 1}, ["redis_sessions.E011"]),
         ({"TLS_CHECK_HOSTNAME": None}, ["redis_sessions.E011"]),
+        (
+            {"SENTINELS": ["h:1"], "SENTINEL_SERVICE": "s", "SENTINEL_TLS": "yes"},
+            ["redis_sessions.E011"],
+        ),
         ({"REVOKE_ON_PASSWORD_CHANGE": True}, ["redis_sessions.W003"]),
         ({"PASSWORD": 1234}, ["redis_sessions.E012"]),
         ({"SENTINELS": ["h:1"], "SENTINEL_SERVICE": b"s"}, ["redis_sessions.E012"]),
         ({"URL": "rediss://h", "TLS_CA_CERTS": "/no/such/ca.pem"}, ["redis_sessions.E013"]),
         ({"TLS_CERTFILE": __file__}, ["redis_sessions.W004"]),
+        ({"SENTINEL_TLS": True}, ["redis_sessions.W005"]),
         ({"CACHE_ALIAS": "redis", "CLUSTER_NODES": ["h:1"]}, ["redis_sessions.E014"]),
         (
             {"SENTINELS": ["h:1"], "SENTINEL_SERVICE": "s", "CLUSTER_NODES": ["h:2"]},
@@ -96,6 +101,14 @@ def test_each_bad_value_has_its_own_check_id(value: Any, expected: list[str]) ->
         {"REVOKE_ON_PASSWORD_CHANGE": True, "USER_INDEX": True},
         {"URL": "rediss://h", "TLS_CA_CERTS": __file__, "TLS_CHECK_HOSTNAME": False},
         {"URL": "redis:///0", "SENTINELS": ["h1:26379", ("h2", 26379)], "SENTINEL_SERVICE": "s"},
+        # Sentinels over TLS, data nodes over plain TCP: the TLS files serve the sentinels.
+        {
+            "URL": "redis:///0",
+            "SENTINELS": ["h1:26379"],
+            "SENTINEL_SERVICE": "s",
+            "SENTINEL_TLS": True,
+            "TLS_CA_CERTS": __file__,
+        },
         {"CLUSTER_NODES": ["h1:6379", "[::1]:6380"], "USERNAME": "u", "PASSWORD": "p"},
         {"MIN_REPLICAS_ACK": 2, "REPLICAS_ACK_TIMEOUT": 1},
     ],

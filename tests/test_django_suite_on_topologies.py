@@ -43,6 +43,12 @@ class DjangoSuiteThroughSentinel(OnTopology):
 
 
 @pytest.mark.sentinel
+@pytest.mark.usefixtures("on_sentinel_tls")
+class DjangoSuiteThroughSentinelOverTLS(OnTopology):
+    pass
+
+
+@pytest.mark.sentinel
 @pytest.mark.usefixtures("on_sentinel_cache_alias")
 class DjangoSuiteThroughADjangoRedisSentinelClient(OnTopology):
     pass

@@ -480,14 +480,32 @@ class Cluster:
 
 
 class SentinelServer(Server):
-    """A sentinel (``redis-server <config> --sentinel``) watching one primary."""
+    """A sentinel (``redis-server <config> --sentinel``) watching one primary.
 
-    def __init__(self, config_lines: Iterable[str], password: str | None) -> None:
+    With ``certificates``, it listens on a TLS port only and speaks TLS to the
+    data nodes and to the other sentinels.
+    """
+
+    def __init__(
+        self,
+        config_lines: Iterable[str],
+        password: str | None,
+        certificates: Certificates | None = None,
+    ) -> None:
         super().__init__(password=password)
+        self.certificates = certificates
         # A sentinel needs a config file of its own, which it rewrites as it learns.
         self.config_path = self.directory / "sentinel.conf"
+        if certificates is None:
+            listen = [f"port {self.port}"]
+        else:
+            listen = [
+                "port 0",
+                f"tls-port {self.port}",
+                *(f"{name} {value}" for name, value in tls_server_config(certificates)),
+            ]
         lines = [
-            f"port {self.port}",
+            *listen,
             f"bind {HOST}",
             f'dir "{self.directory}"',
             f'logfile "{self.log_path}"',
@@ -497,6 +515,16 @@ class SentinelServer(Server):
 
     def command_line(self) -> list[str]:
         return [server_binary(), str(self.config_path), "--sentinel"]
+
+    def client(self, **kwargs: object) -> redis.Redis:
+        if self.certificates is not None:
+            kwargs = {**tls_client_options(self.certificates), **kwargs}
+        return super().client(**kwargs)
+
+    def startup_error(self, log: str) -> Exception:
+        if self.certificates is not None:
+            return tls_startup_error(log) or super().startup_error(log)
+        return super().startup_error(log)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -521,8 +549,10 @@ class SentinelGroup:
         sentinel_password: str | None = None,
         down_after_milliseconds: int = 1000,
         failover_timeout_milliseconds: int = 5000,
+        certificates: Certificates | None = None,
     ) -> None:
         self.service_name = service_name
+        self.certificates = certificates
         self.password = password
         self.sentinel_password = sentinel_password
         self._down_after = down_after_milliseconds
@@ -534,9 +564,11 @@ class SentinelGroup:
         self._killed_at: float | None = None
 
     def _data_server(self) -> Server:
-        if self.password is None:
-            return Server(*FAST_SYNC)
-        auth = ["--requirepass", self.password, "--masterauth", self.password]
+        auth = []
+        if self.password is not None:
+            auth = ["--requirepass", self.password, "--masterauth", self.password]
+        if self.certificates is not None:
+            return TLSServer(self.certificates, *FAST_SYNC, *auth, password=self.password)
         return Server(*FAST_SYNC, *auth, password=self.password)
 
     def _sentinel_config(self) -> list[str]:
@@ -567,7 +599,8 @@ class SentinelGroup:
             # of replicas from the primary's INFO, which it reads at once and
             # then only every ten seconds.
             self.sentinel_servers = [
-                SentinelServer(self._sentinel_config(), self.sentinel_password) for _ in range(3)
+                SentinelServer(self._sentinel_config(), self.sentinel_password, self.certificates)
+                for _ in range(3)
             ]
             for sentinel in self.sentinel_servers:
                 sentinel.launch()
@@ -596,6 +629,9 @@ class SentinelGroup:
             sentinel_kwargs["password"] = self.sentinel_password
         if self.password:
             kwargs.setdefault("password", self.password)
+        if self.certificates is not None:
+            sentinel_kwargs.update(tls_client_options(self.certificates))
+            kwargs = {**tls_client_options(self.certificates), **kwargs}
         return Sentinel(  # type: ignore[no-untyped-call]
             self.sentinels, sentinel_kwargs=sentinel_kwargs, **kwargs
         )
@@ -819,6 +855,50 @@ class Certificates:
         self.close()
 
 
+def tls_server_config(
+    certificates: Certificates, auth_clients: str = "yes"
+) -> list[tuple[str, str]]:
+    """The TLS directives of a server (or sentinel) with ``certificates``.
+
+    It also speaks TLS where it connects out (a replica to its primary, a
+    sentinel to the data nodes and the other sentinels), with the client
+    certificate: the server certificate is for servers only.
+    """
+    return [
+        ("tls-cert-file", str(certificates.server_cert)),
+        ("tls-key-file", str(certificates.server_key)),
+        ("tls-client-cert-file", str(certificates.client_cert)),
+        ("tls-client-key-file", str(certificates.client_key)),
+        ("tls-ca-cert-file", str(certificates.ca)),
+        ("tls-auth-clients", auth_clients),
+        ("tls-replication", "yes"),
+    ]
+
+
+def tls_client_options(certificates: Certificates) -> dict[str, object]:
+    """redis-py's arguments for a client with the CA and the client certificate."""
+    return {
+        "ssl": True,
+        "ssl_ca_certs": str(certificates.ca),
+        "ssl_certfile": str(certificates.client_cert),
+        "ssl_keyfile": str(certificates.client_key),
+    }
+
+
+def tls_startup_error(log: str) -> Exception | None:
+    """``Unsupported`` if ``log`` says the binary is built without TLS, else None."""
+    # What a server built without TLS logs (Valkey: "Missing implement of
+    # connection type tls", then "Failed finding TLS support.").
+    lines = [
+        line.split(" # ", 1)[-1].strip()
+        for line in log.splitlines()
+        if "tls support" in line.lower() or "connection type tls" in line.lower()
+    ]
+    if lines:
+        return Unsupported(f"{Path(server_binary()).name} is built without TLS: {' '.join(lines)}")
+    return None
+
+
 class TLSServer(Server):
     """A server that listens only on a TLS port (``port``), with ``certificates``.
 
@@ -828,22 +908,23 @@ class TLSServer(Server):
     """
 
     def __init__(
-        self, certificates: Certificates, *extra_args: str, auth_clients: str = "yes"
+        self,
+        certificates: Certificates,
+        *extra_args: str,
+        auth_clients: str = "yes",
+        password: str | None = None,
     ) -> None:
-        super().__init__(*extra_args)
+        super().__init__(*extra_args, password=password)
         self.certificates = certificates
         self.auth_clients = auth_clients
 
     def listen_args(self) -> list[str]:
-        certificates = self.certificates
+        directives = tls_server_config(self.certificates, self.auth_clients)
         return [
             "--port", "0",
             "--bind", HOST,
             "--tls-port", str(self.port),
-            "--tls-cert-file", str(certificates.server_cert),
-            "--tls-key-file", str(certificates.server_key),
-            "--tls-ca-cert-file", str(certificates.ca),
-            "--tls-auth-clients", self.auth_clients,
+            *(word for name, value in directives for word in (f"--{name}", value)),
         ]  # fmt: skip
 
     @property
@@ -876,30 +957,10 @@ class TLSServer(Server):
 
     def client(self, **kwargs: object) -> redis.Redis:
         """A client with the CA and the client certificate."""
-        tls: dict[str, object] = {
-            "ssl": True,
-            "ssl_ca_certs": str(self.ca),
-            "ssl_certfile": str(self.client_cert),
-            "ssl_keyfile": str(self.client_key),
-        }
-        return super().client(**{**tls, **kwargs})
-
-    def probe(self) -> redis.Redis:
-        return self.client(**PROBE_OPTIONS)
+        return super().client(**{**tls_client_options(self.certificates), **kwargs})
 
     def startup_error(self, log: str) -> Exception:
-        # What a server built without TLS logs (Valkey: "Missing implement of
-        # connection type tls", then "Failed finding TLS support.").
-        lines = [
-            line.split(" # ", 1)[-1].strip()
-            for line in log.splitlines()
-            if "tls support" in line.lower() or "connection type tls" in line.lower()
-        ]
-        if lines:
-            return Unsupported(
-                f"{Path(server_binary()).name} is built without TLS: {' '.join(lines)}"
-            )
-        return super().startup_error(log)
+        return tls_startup_error(log) or super().startup_error(log)
 
 
 # Unix socket ###########################################################################

@@ -101,6 +101,20 @@ def tls_server(tls_certificates: Certificates) -> Iterator[TLSServer]:
 
 
 @pytest.fixture(scope="session")
+def tls_sentinel_group(tls_certificates: Certificates) -> Iterator[SentinelGroup]:
+    """``sentinel_group`` over TLS: data nodes and sentinels on TLS ports only,
+    each requiring a client certificate, replicating and gossiping over TLS."""
+    group = SentinelGroup(
+        "tls-sessions",
+        password=SENTINEL_GROUP_PASSWORD,
+        sentinel_password=SENTINEL_PASSWORD,
+        certificates=tls_certificates,
+    )
+    with _running(group):
+        yield group
+
+
+@pytest.fixture(scope="session")
 def unix_server() -> Iterator[UnixSocketServer]:
     """A server on a unix socket only."""
     with _running(UnixSocketServer()) as server:
