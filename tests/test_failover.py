@@ -20,7 +20,7 @@ from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.manager import get_manager
 from redis_sessions.session import SessionStore
 from tests.failover_load import SessionLoad
-from tests.topologies import Cluster, SentinelGroup, Unsupported
+from tests.topologies import Certificates, Cluster, SentinelGroup, Unsupported
 
 pytestmark = pytest.mark.failover
 
@@ -73,9 +73,45 @@ def report(what: str, seconds: float, load: SessionLoad, killed_at: float) -> No
     )
 
 
+@pytest.fixture
+def tls_group() -> Iterator[SentinelGroup]:
+    """A group whose data nodes and sentinels listen on TLS ports only."""
+    try:
+        with (
+            Certificates() as certificates,
+            SentinelGroup("failover", password=PASSWORD, certificates=certificates) as started,
+        ):
+            yield started
+    except Unsupported as exc:
+        pytest.skip(str(exc))
+
+
 @pytest.mark.sentinel
 def test_through_sentinel_writes_resume_after_the_primary_dies(group: SentinelGroup) -> None:
-    with override_settings(REDIS_SESSIONS=sentinel_settings(group)):
+    writes_resume_after_the_primary_dies(group, sentinel_settings(group), "Sentinel")
+
+
+@pytest.mark.sentinel
+def test_through_sentinels_over_tls_writes_resume_after_the_primary_dies(
+    tls_group: SentinelGroup,
+) -> None:
+    certificates = tls_group.certificates
+    assert certificates is not None
+    settings = sentinel_settings(
+        tls_group,
+        URL="rediss:///0",
+        SENTINEL_TLS=True,
+        TLS_CA_CERTS=str(certificates.ca),
+        TLS_CERTFILE=str(certificates.client_cert),
+        TLS_KEYFILE=str(certificates.client_key),
+    )
+    writes_resume_after_the_primary_dies(tls_group, settings, "Sentinel over TLS")
+
+
+def writes_resume_after_the_primary_dies(
+    group: SentinelGroup, settings: dict[str, Any], what: str
+) -> None:
+    with override_settings(REDIS_SESSIONS=settings):
         before = created(50)
         with group.primary.probe() as primary:
             assert primary.wait(1, 5000) == 1  # they have reached the replica
@@ -91,7 +127,7 @@ def test_through_sentinel_writes_resume_after_the_primary_dies(group: SentinelGr
         load.stop()
 
         recovery = load.recovery(killed_at)
-        report("Sentinel", recovery, load, killed_at)
+        report(what, recovery, load, killed_at)
         assert load.successes_after(killed_at + failover) >= 20
         assert all(SessionStore(key).exists(key) for key in before)
         assert all(SessionStore(key).exists(key) for key in load.saved[-20:])
