@@ -91,48 +91,51 @@ def on_acl(acl_server: ACLServer) -> Iterator[Store]:
     yield from _store("acl", {"URL": acl_server.url}, look)
 
 
+def sentinel_settings(group: SentinelGroup, **changes: Any) -> dict[str, Any]:
+    """``REDIS_SESSIONS`` that reach ``group``, over TLS if it has certificates,
+    with ``changes``."""
+    settings: dict[str, Any] = {
+        "URL": "redis:///0",
+        "PASSWORD": group.password,
+        "SENTINELS": [f"{host}:{port}" for host, port in group.sentinels],
+        "SENTINEL_SERVICE": group.service_name,
+        "SENTINEL_PASSWORD": group.sentinel_password,
+    }
+    if group.certificates is not None:
+        settings.update(
+            {
+                "URL": "rediss:///0",
+                "SENTINEL_TLS": True,
+                "TLS_CA_CERTS": str(group.certificates.ca),
+                "TLS_CERTFILE": str(group.certificates.client_cert),
+                "TLS_KEYFILE": str(group.certificates.client_key),
+            }
+        )
+    return {**settings, **changes}
+
+
+def _through_sentinel(name: str, group: SentinelGroup) -> Iterator[Store]:
+    sentinel = group.sentinel()
+    primary: redis.Redis = sentinel.master_for(group.service_name)  # type: ignore[no-untyped-call]
+    try:
+        yield from _store(name, sentinel_settings(group), _flushed(primary))
+    finally:
+        primary.close()
+        for client in sentinel.sentinels:
+            client.close()
+
+
 @pytest.fixture
 def on_sentinel(sentinel_group: SentinelGroup) -> Iterator[Store]:
     """A Sentinel group with passwords on the data nodes and on the sentinels."""
-    assert sentinel_group.password is not None
-    primary: redis.Redis = sentinel_group.sentinel().master_for(  # type: ignore[no-untyped-call]
-        sentinel_group.service_name, password=sentinel_group.password
-    )
-    settings = {
-        "URL": "redis:///0",
-        "PASSWORD": sentinel_group.password,
-        "SENTINELS": [f"{host}:{port}" for host, port in sentinel_group.sentinels],
-        "SENTINEL_SERVICE": sentinel_group.service_name,
-        "SENTINEL_PASSWORD": sentinel_group.sentinel_password,
-    }
-    yield from _store("sentinel", settings, _flushed(primary))
+    yield from _through_sentinel("sentinel", sentinel_group)
 
 
 @pytest.fixture
 def on_sentinel_tls(tls_sentinel_group: SentinelGroup) -> Iterator[Store]:
     """A Sentinel group over TLS: the sentinels (SENTINEL_TLS) and the data nodes
     (rediss://), both with the client certificate."""
-    group = tls_sentinel_group
-    assert group.certificates is not None
-    sentinel = group.sentinel()
-    primary: redis.Redis = sentinel.master_for(group.service_name)  # type: ignore[no-untyped-call]
-    settings = {
-        "URL": "rediss:///0",
-        "PASSWORD": group.password,
-        "SENTINELS": [f"{host}:{port}" for host, port in group.sentinels],
-        "SENTINEL_SERVICE": group.service_name,
-        "SENTINEL_PASSWORD": group.sentinel_password,
-        "SENTINEL_TLS": True,
-        "TLS_CA_CERTS": str(group.certificates.ca),
-        "TLS_CERTFILE": str(group.certificates.client_cert),
-        "TLS_KEYFILE": str(group.certificates.client_key),
-    }
-    try:
-        yield from _store("sentinel_tls", settings, _flushed(primary))
-    finally:
-        primary.close()
-        for client in sentinel.sentinels:
-            client.close()
+    yield from _through_sentinel("sentinel_tls", tls_sentinel_group)
 
 
 @pytest.fixture

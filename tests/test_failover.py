@@ -20,21 +20,12 @@ from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.manager import get_manager
 from redis_sessions.session import SessionStore
 from tests.failover_load import SessionLoad
+from tests.stores_on_topologies import sentinel_settings
 from tests.topologies import Certificates, Cluster, SentinelGroup, Unsupported
 
 pytestmark = pytest.mark.failover
 
 PASSWORD = "failover-secret"
-
-
-def sentinel_settings(group: SentinelGroup, **extra: Any) -> dict[str, Any]:
-    return {
-        "URL": "redis:///0",
-        "PASSWORD": PASSWORD,
-        "SENTINELS": [f"{host}:{port}" for host, port in group.sentinels],
-        "SENTINEL_SERVICE": group.service_name,
-        **extra,
-    }
 
 
 @pytest.fixture
@@ -95,16 +86,7 @@ def test_through_sentinel_writes_resume_after_the_primary_dies(group: SentinelGr
 def test_through_sentinels_over_tls_writes_resume_after_the_primary_dies(
     tls_group: SentinelGroup,
 ) -> None:
-    certificates = tls_group.certificates
-    assert certificates is not None
-    settings = sentinel_settings(
-        tls_group,
-        URL="rediss:///0",
-        SENTINEL_TLS=True,
-        TLS_CA_CERTS=str(certificates.ca),
-        TLS_CERTFILE=str(certificates.client_cert),
-        TLS_KEYFILE=str(certificates.client_key),
-    )
+    settings = sentinel_settings(tls_group)
     writes_resume_after_the_primary_dies(tls_group, settings, "Sentinel over TLS")
 
 

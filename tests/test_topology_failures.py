@@ -15,6 +15,7 @@ from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.manager import get_manager
 from redis_sessions.session import SessionStore
 from tests.servers import free_port
+from tests.stores_on_topologies import sentinel_settings
 from tests.topologies import ACLServer, SentinelGroup, TLSServer
 
 
@@ -66,32 +67,15 @@ def test_a_service_the_sentinels_do_not_know_fails_with_its_name(
     assert len(str(error)) < 300
 
 
-def tls_sentinel_settings(group: SentinelGroup, **changes: object) -> dict[str, object]:
-    """What reaches ``tls_sentinel_group``, with ``changes``."""
-    assert group.certificates is not None
-    settings: dict[str, object] = {
-        "URL": "rediss:///0",
-        "PASSWORD": group.password,
-        "SENTINELS": [f"{host}:{port}" for host, port in group.sentinels],
-        "SENTINEL_SERVICE": group.service_name,
-        "SENTINEL_PASSWORD": group.sentinel_password,
-        "SENTINEL_TLS": True,
-        "TLS_CA_CERTS": str(group.certificates.ca),
-        "TLS_CERTFILE": str(group.certificates.client_cert),
-        "TLS_KEYFILE": str(group.certificates.client_key),
-    }
-    return {**settings, **changes}
-
-
 @pytest.mark.sentinel
 def test_sentinels_on_tls_ports_reached_without_sentinel_tls_fail_as_unreachable(
     tls_sentinel_group: SentinelGroup,
 ) -> None:
-    error = fails_to_create(**tls_sentinel_settings(tls_sentinel_group, SENTINEL_TLS=False))
+    error = fails_to_create(**sentinel_settings(tls_sentinel_group, SENTINEL_TLS=False))
 
     assert "could not create a session" in str(error)
     with override_settings(
-        REDIS_SESSIONS=tls_sentinel_settings(tls_sentinel_group, SENTINEL_TLS=False)
+        REDIS_SESSIONS=sentinel_settings(tls_sentinel_group, SENTINEL_TLS=False)
     ):
         assert [message.id for message in checks.check_server()] == ["redis_sessions.E010"]
 
@@ -101,14 +85,14 @@ def test_data_nodes_on_tls_ports_reached_over_plain_tcp_fail(
     tls_sentinel_group: SentinelGroup,
 ) -> None:
     # The sentinels answer over TLS; the primary they name does not speak plain TCP.
-    fails_to_create(**tls_sentinel_settings(tls_sentinel_group, URL="redis:///0"))
+    fails_to_create(**sentinel_settings(tls_sentinel_group, URL="redis:///0"))
 
 
 @pytest.mark.sentinel
 def test_sentinels_over_tls_without_the_ca_are_refused(
     tls_sentinel_group: SentinelGroup,
 ) -> None:
-    error = fails_to_create(**tls_sentinel_settings(tls_sentinel_group, TLS_CA_CERTS=None))
+    error = fails_to_create(**sentinel_settings(tls_sentinel_group, TLS_CA_CERTS=None))
 
     # redis-py names no cause: every sentinel failed (here, to trust its certificate).
     assert "(MasterNotFoundError: No master found for 'tls-sessions'). Check" in str(error)
