@@ -863,6 +863,42 @@ def test_ending_a_users_sessions_takes_the_permission(
     assert len(manager.user_sessions("7")) == 3
 
 
+# Breadcrumbs
+
+
+def breadcrumbs(page: str) -> list[str]:
+    """The trail of the page's breadcrumbs, each crumb's text with its link, if any."""
+    found = re.search(r'<div class="breadcrumbs">(.*?)</div>', page, re.DOTALL)
+    assert found is not None
+    crumbs = []
+    for crumb in found.group(1).split("&rsaquo;"):
+        link = re.search(r'href="([^"]*)"', crumb)
+        text = re.sub(r"<[^>]+>", "", crumb).strip()
+        crumbs.append(f"{text} <{link.group(1)}>" if link else text)
+    return crumbs
+
+
+def test_every_page_leads_back_to_the_list_by_its_breadcrumbs(
+    manager: SessionManager, ender: Client
+) -> None:
+    log_in(manager, key("a"), "7")
+    up = ["Home </admin/>", "Redis sessions </admin/redis_sessions/>"]
+    up_to_list = [*up, f"Sessions <{LIST}>"]
+    session_page = detail(key("a"))
+
+    assert breadcrumbs(ender.get(LIST).content.decode()) == [*up, "Sessions"]
+    assert breadcrumbs(ender.get(session_page).content.decode()) == [*up_to_list, "a00000..."]
+    assert breadcrumbs(ender.get(end_url(key("a"))).content.decode()) == [
+        *up_to_list,
+        f"a00000... <{session_page}>",
+        "End",
+    ]
+    assert breadcrumbs(ender.get(f"{LIST}users/7/end/").content.decode()) == [
+        *up_to_list,
+        "End",
+    ]
+
+
 # Redis down
 
 
@@ -879,6 +915,11 @@ def test_the_pages_answer_503_with_the_reason_while_redis_is_out(make_user: Make
     assert "<h1>Sessions are unavailable</h1>" in page
     assert "could not scan the sessions" in page
     assert "Check that the server is up and reachable." in page
+    assert breadcrumbs(page) == [
+        "Home </admin/>",
+        "Redis sessions </admin/redis_sessions/>",
+        "Sessions",
+    ]
 
 
 # Installed beside other apps
