@@ -167,21 +167,24 @@ def _cluster_settings(cluster: Cluster, **extra: Any) -> dict[str, Any]:
     return {"CLUSTER_NODES": seeds, **extra}
 
 
+def _on_cluster(name: str, cluster: Cluster, **extra: Any) -> Iterator[Store]:
+    client = cluster.client()
+    try:
+        yield from _store(name, _cluster_settings(cluster, **extra), _flushed(client))
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def on_cluster(redis_cluster: Cluster) -> Iterator[Store]:
     """A cluster of three primaries and three replicas."""
-    client = redis_cluster.client()
-    yield from _store("cluster", _cluster_settings(redis_cluster), _flushed(client))
-    client.close()
+    yield from _on_cluster("cluster", redis_cluster)
 
 
 @pytest.fixture
 def on_cluster_indexed(redis_cluster: Cluster) -> Iterator[Store]:
     """The same cluster with the user index, which lives on other nodes than the sessions."""
-    client = redis_cluster.client()
-    settings = _cluster_settings(redis_cluster, USER_INDEX=True)
-    yield from _store("cluster_indexed", settings, _flushed(client))
-    client.close()
+    yield from _on_cluster("cluster_indexed", redis_cluster, USER_INDEX=True)
 
 
 @pytest.fixture
@@ -193,10 +196,7 @@ def on_valkey(valkey_server: RedisServer) -> Iterator[Store]:
 @pytest.fixture
 def on_valkey_cluster(valkey_cluster: Cluster) -> Iterator[Store]:
     """A Valkey cluster of three primaries and three replicas, with the user index."""
-    client = valkey_cluster.client()
-    settings = _cluster_settings(valkey_cluster, USER_INDEX=True)
-    yield from _store("valkey_cluster", settings, _flushed(client))
-    client.close()
+    yield from _on_cluster("valkey_cluster", valkey_cluster, USER_INDEX=True)
 
 
 @pytest.fixture(
