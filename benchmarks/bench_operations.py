@@ -160,9 +160,9 @@ def session_store_classes() -> dict[str, type[SessionBase]]:
 def redis_key_of(name: str, session_key: str) -> str:
     """Return the Redis key under which store ``name`` keeps ``session_key``."""
     if name == ENGINE:
-        from redis_sessions.manager import get_manager
+        from redis_sessions.store import get_store
 
-        return get_manager().redis_key(session_key)
+        return get_store().redis_key(session_key)
     alias = DJANGO_REDIS_ALIAS if name == CACHE_DJANGO_REDIS else BUILTIN_ALIAS
     return caches[alias].make_key(CacheSessionStore.cache_key_prefix + session_key)
 
@@ -170,9 +170,9 @@ def redis_key_of(name: str, session_key: str) -> str:
 def client_of(name: str) -> redis.Redis:
     """Return the redis-py client through which store ``name`` talks to Redis."""
     if name == ENGINE:
-        from redis_sessions.manager import get_manager
+        from redis_sessions.store import get_store
 
-        client = get_manager().client
+        client = get_store().client
         assert isinstance(client, redis.Redis)
         return client
     if name == CACHE_DJANGO_REDIS:

@@ -62,8 +62,8 @@ from benchmarks.report import (
     server_version,
     table,
 )
-from redis_sessions.codec import FieldCodec
-from redis_sessions.keys import new_session_key
+from redis_sessions.store.codec import FieldCodec
+from redis_sessions.store.keys import new_session_key
 from tests.servers import RedisServer
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -240,9 +240,9 @@ def check_fill(url: str, plan: Plan) -> None:
     from django.conf import settings
 
     settings.configure(REDIS_SESSIONS={"URL": url}, USE_TZ=True)
-    from redis_sessions.manager import get_manager
+    from redis_sessions.store import get_store
 
-    manager = get_manager()
+    manager = get_store()
     for key, data in plan.samples:
         stored = manager.load(key)
         if stored is None or stored.data != data:

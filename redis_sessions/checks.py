@@ -25,8 +25,8 @@ from redis.retry import Retry
 from redis.sentinel import SentinelConnectionPool
 
 from redis_sessions.conf import DEFAULTS
-from redis_sessions.connection import Client, client_from_settings, describe, parse_address
 from redis_sessions.exceptions import StoreUnavailable
+from redis_sessions.store.clients import Client, client_from_settings, describe, parse_address
 
 URL_SCHEMES = ("redis", "rediss", "unix")
 

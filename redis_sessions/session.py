@@ -1,7 +1,9 @@
 """The session engine: ``SESSION_ENGINE = "redis_sessions.session"``.
 
-A thin adapter from Django's ``SessionBase`` to
-:class:`redis_sessions.manager.SessionManager`, which does the work.
+A thin adapter from Django's ``SessionBase`` to :class:`redis_sessions.store.Store`,
+which does the work. It overrides the methods that Django's own engines
+override (load, exists, create, save, delete, cycle_key, clear_expired and
+their asyncio twins) and nothing else.
 """
 
 from __future__ import annotations
@@ -10,13 +12,12 @@ from typing import Any
 
 from django.contrib.sessions.backends.base import CreateError, SessionBase
 
-from redis_sessions import codec
-from redis_sessions.codec import Fields
-from redis_sessions.keys import is_valid_session_key, new_session_key
-from redis_sessions.manager import SessionManager, StoredSession, get_manager
+from redis_sessions.store import Store, StoredSession, codec, get_store
+from redis_sessions.store.codec import Fields
+from redis_sessions.store.keys import is_valid_session_key, new_session_key
 
 #: How many fresh keys :meth:`SessionStore.create` tries before it gives up. With
-#: 32 random characters a single collision is already beyond belief.
+#: 160 random bits a single collision is already beyond belief.
 CREATE_ATTEMPTS = 10
 CREATE_FAILED = "Unable to create a new session key: every key drawn was taken."
 
@@ -26,90 +27,65 @@ class SessionStore(SessionBase):
     logouts that no concurrent request can undo."""
 
     def __init__(self, session_key: str | None = None) -> None:
-        # Not SessionBase.__init__: it imports SESSION_SERIALIZER for every
-        # store, a sixth of the time of a whole load. The manager encodes with
-        # the serializer it imported once; SessionBase's own encode() and
-        # decode() find it through the ``serializer`` property below.
-        self._session_key = session_key
-        self.accessed = False
-        self.modified = False
-        # The fields as last loaded or saved: a save writes only what differs.
+        # A cookie that is not one of our keys (8 to 64 of a-z and 0-9) names
+        # no session: it is dropped here and never sent to Redis.
+        super().__init__(session_key if is_valid_session_key(session_key) else None)
+        # The hash as last loaded or saved: a save writes only what differs.
         self._snapshot: Fields | None = None
-        # Set by clear(): the next save removes fields other requests added too.
-        self._replace = False
-
-    # SessionBase's lazy load, without the AttributeError that it raises and
-    # catches on the first access of every store: in a request, raising it
-    # cost more than the rest of the method.
-
-    def _get_session(self, no_load: bool = False) -> dict[str, Any]:
-        self.accessed = True
-        cache: dict[str, Any] | None = self.__dict__.get("_session_cache")
-        if cache is None:
-            cache = {} if no_load or self.session_key is None else self.load()
-            self._session_cache = cache
-        return cache
-
-    async def _aget_session(self, no_load: bool = False) -> dict[str, Any]:
-        self.accessed = True
-        cache: dict[str, Any] | None = self.__dict__.get("_session_cache")
-        if cache is None:
-            cache = {} if no_load or self.session_key is None else await self.aload()
-            self._session_cache = cache
-        return cache
-
-    _session = property(_get_session)
+        # The dict that load or the last save gave the session. When the
+        # session's dict is another one (clear() puts a new one in place), the
+        # next save replaces the whole session, fields other requests added
+        # included.
+        self._kept: dict[str, Any] | None = None
 
     @property
-    def serializer(self) -> Any:
-        return self.manager.codec.serializer_class
+    def store(self) -> Store:
+        """The store of the settings."""
+        return get_store()
 
-    @property
-    def manager(self) -> SessionManager:
-        return get_manager()
+    # SessionBase's lazy load, which Django's own engines call in their save
+    # (django-stubs leaves these two out).
 
-    def _validate_session_key(self, key: Any) -> bool:
-        return is_valid_session_key(key)
+    def _data(self, *, no_load: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = self._get_session(no_load=no_load)  # type: ignore[attr-defined]
+        return data
 
-    def _get_new_session_key(self) -> str:
-        # No EXISTS round trip: create refuses a taken key and we draw again.
-        return new_session_key()
-
-    async def _aget_new_session_key(self) -> str:
-        return new_session_key()
+    async def _adata(self, *, no_load: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = await self._aget_session(no_load=no_load)  # type: ignore[attr-defined]
+        return data
 
     # Sync and asyncio twins: the asyncio ones run on redis.asyncio in the
     # running loop, with no thread hop, and share everything but the I/O.
 
     def load(self) -> dict[str, Any]:
-        stored = None if self.session_key is None else self.manager.load(self.session_key)
-        return self._loaded(stored)
+        key = self.session_key
+        return self._loaded(self.store.load(key) if is_valid_session_key(key) else None)
 
     async def aload(self) -> dict[str, Any]:
         key = self.session_key
-        return self._loaded(None if key is None else await self.manager.aload(key))
+        return self._loaded(await self.store.aload(key) if is_valid_session_key(key) else None)
 
     def _loaded(self, stored: StoredSession | None) -> dict[str, Any]:
         if stored is None:
+            # As Django's engines do: an unknown key is dropped, never created.
             self._session_key = None
-            self._snapshot = None
+            self._snapshot = self._kept = None
             return {}
         self._snapshot = stored.fields
+        self._kept = stored.data
         return stored.data
 
     def exists(self, session_key: str | None) -> bool:
-        if session_key is None or not is_valid_session_key(session_key):
-            return False
-        return self.manager.exists(session_key)
+        return is_valid_session_key(session_key) and self.store.exists(session_key)
 
     async def aexists(self, session_key: str | None) -> bool:
-        if session_key is None or not is_valid_session_key(session_key):
-            return False
-        return await self.manager.aexists(session_key)
+        return is_valid_session_key(session_key) and await self.store.aexists(session_key)
 
     def create(self) -> None:
+        # No EXISTS round trip for each key drawn: the create script refuses a
+        # key that is taken, and another one is drawn.
         for _ in range(CREATE_ATTEMPTS):
-            self._session_key = self._get_new_session_key()
+            self._session_key = new_session_key()
             try:
                 self.save(must_create=True)
             except CreateError:
@@ -120,7 +96,7 @@ class SessionStore(SessionBase):
 
     async def acreate(self) -> None:
         for _ in range(CREATE_ATTEMPTS):
-            self._session_key = self._get_new_session_key()
+            self._session_key = new_session_key()
             try:
                 await self.asave(must_create=True)
             except CreateError:
@@ -130,59 +106,52 @@ class SessionStore(SessionBase):
         raise RuntimeError(CREATE_FAILED)
 
     def save(self, must_create: bool = False) -> None:
-        if self.session_key is None:
+        key = self.session_key
+        if key is None:
             self.create()
             return
-        data = self._get_session(no_load=must_create)
+        data = self._data(no_load=must_create)
         ttl = self.get_expiry_age()
         if must_create:
-            self._snapshot = self.manager.create(self.session_key, data, ttl)
+            self._snapshot = self.store.create(key, data, ttl)
         else:
-            self._snapshot = self.manager.save(
-                self.session_key, data, ttl, snapshot=self._snapshot, replace=self._replace
+            replace = data is not self._kept
+            self._snapshot = self.store.save(
+                key, data, ttl, snapshot=self._snapshot, replace=replace
             )
-        self._replace = False
+        self._kept = data
 
     async def asave(self, must_create: bool = False) -> None:
-        if self.session_key is None:
+        key = self.session_key
+        if key is None:
             await self.acreate()
             return
-        data = await self._aget_session(no_load=must_create)
+        data = await self._adata(no_load=must_create)
         ttl = await self.aget_expiry_age()
         if must_create:
-            self._snapshot = await self.manager.acreate(self.session_key, data, ttl)
+            self._snapshot = await self.store.acreate(key, data, ttl)
         else:
-            self._snapshot = await self.manager.asave(
-                self.session_key, data, ttl, snapshot=self._snapshot, replace=self._replace
+            replace = data is not self._kept
+            self._snapshot = await self.store.asave(
+                key, data, ttl, snapshot=self._snapshot, replace=replace
             )
-        self._replace = False
-
-    def get_expiry_age(self, **kwargs: Any) -> int:
-        # The common case, no custom expiry, without SessionBase's clock reading.
-        if not kwargs and "_session_expiry" not in self._session:
-            return self.get_session_cookie_age()
-        return super().get_expiry_age(**kwargs)
-
-    def clear(self) -> None:
-        super().clear()
-        self._replace = True
+        self._kept = data
 
     def delete(self, session_key: str | None = None) -> None:
-        session_key = self._key_to_delete(session_key)
-        if session_key is not None:
-            self.manager.destroy(session_key, user_id=self._loaded_user_id(session_key))
+        key = self._key_to_delete(session_key)
+        if key is not None:
+            self.store.destroy(key, user_id=self._loaded_user_id(key))
 
     async def adelete(self, session_key: str | None = None) -> None:
-        session_key = self._key_to_delete(session_key)
-        if session_key is not None:
-            await self.manager.adestroy(session_key, user_id=self._loaded_user_id(session_key))
+        key = self._key_to_delete(session_key)
+        if key is not None:
+            await self.store.adestroy(key, user_id=self._loaded_user_id(key))
 
     def _key_to_delete(self, session_key: str | None) -> str | None:
-        if session_key is None:
-            return self.session_key
-        return session_key if is_valid_session_key(session_key) else None
+        key = self.session_key if session_key is None else session_key
+        return key if is_valid_session_key(key) else None
 
-    def _loaded_user_id(self, session_key: str | None) -> str | None:
+    def _loaded_user_id(self, session_key: str) -> str | None:
         """The user id of this store's session as loaded, if ``session_key`` is it."""
         if session_key != self.session_key or not self._snapshot:
             return None
@@ -190,15 +159,15 @@ class SessionStore(SessionBase):
         return None if user_id is None else user_id.decode()
 
     def cycle_key(self) -> None:
-        data = self._session
+        data = self._data()
         old_key = self.session_key
         if old_key is None:
             self.create()
             return
         old_user_id = self._loaded_user_id(old_key)
-        new_key = self._session_key = self._get_new_session_key()
+        new_key = self._session_key = new_session_key()
         try:
-            self._snapshot = self.manager.cycle(
+            self._snapshot = self.store.cycle(
                 old_key, new_key, data, self.get_expiry_age(), old_user_id=old_user_id
             )
         except CreateError:
@@ -207,16 +176,16 @@ class SessionStore(SessionBase):
         self._cycled(data)
 
     async def acycle_key(self) -> None:
-        data = await self._aget_session()
+        data = await self._adata()
         old_key = self.session_key
         if old_key is None:
             await self.acreate()
             return
         old_user_id = self._loaded_user_id(old_key)
-        new_key = self._session_key = self._get_new_session_key()
+        new_key = self._session_key = new_session_key()
         ttl = await self.aget_expiry_age()
         try:
-            self._snapshot = await self.manager.acycle(
+            self._snapshot = await self.store.acycle(
                 old_key, new_key, data, ttl, old_user_id=old_user_id
             )
         except CreateError:
@@ -224,14 +193,9 @@ class SessionStore(SessionBase):
         self._cycled(data)
 
     def _cycled(self, data: dict[str, Any]) -> None:
-        self._session_cache = data
-        self._replace = False
+        # As SessionBase.cycle_key does: the data stays this store's session.
+        self._session_cache = self._kept = data
         self.modified = True
-
-    @classmethod
-    async def aclear_expired(cls) -> int:  # type: ignore[override]
-        """The asyncio twin of :meth:`clear_expired`."""
-        return await get_manager().aprune_indexes()
 
     @classmethod
     def clear_expired(cls) -> int:  # type: ignore[override]
@@ -239,4 +203,9 @@ class SessionStore(SessionBase):
 
         Returns how many index entries of expired sessions were removed.
         """
-        return get_manager().prune_indexes()
+        return get_store().prune_indexes()
+
+    @classmethod
+    async def aclear_expired(cls) -> int:  # type: ignore[override]
+        """The asyncio twin of :meth:`clear_expired`."""
+        return await get_store().aprune_indexes()

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from redis_sessions.conf import conf
-from redis_sessions.manager import get_manager
+from redis_sessions.store import get_store
 
 logger = logging.getLogger("redis_sessions")
 
@@ -22,5 +22,5 @@ def end_sessions_on_password_change(sender: type, instance: Any, **kwargs: Any) 
     """
     if not conf.REVOKE_ON_PASSWORD_CHANGE or getattr(instance, "_password", None) is None:
         return
-    ended = get_manager().destroy_user_sessions(str(instance.pk))
+    ended = get_store().destroy_user_sessions(str(instance.pk))
     logger.info("The password of user %s changed; %d session(s) ended.", instance.pk, ended)

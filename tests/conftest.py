@@ -11,7 +11,7 @@ import pytest
 import redis
 from django.test import override_settings
 
-from redis_sessions import scripts
+from redis_sessions.store import scripts
 from tests.servers import RedisServer
 
 pytest_plugins = ["tests.topology_fixtures", "tests.stores_on_topologies"]

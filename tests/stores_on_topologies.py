@@ -17,7 +17,8 @@ import redis
 from django.conf import settings
 from django.test import override_settings
 
-from redis_sessions.manager import SessionManager, get_manager
+from redis_sessions.store import Store as EngineStore
+from redis_sessions.store import get_store
 from tests.servers import RedisServer
 from tests.topologies import ACLServer, Cluster, SentinelGroup, TLSServer, UnixSocketServer
 
@@ -48,8 +49,8 @@ class Store:
     look: Callable[..., Any]
 
     @property
-    def manager(self) -> SessionManager:
-        return get_manager()
+    def manager(self) -> EngineStore:
+        return get_store()
 
 
 def _store(name: str, settings: dict[str, Any], look: Callable[..., Any]) -> Iterator[Store]:

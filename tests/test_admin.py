@@ -28,11 +28,11 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from redis_sessions.admin import SessionAdmin
-from redis_sessions.keys import abbreviated
-from redis_sessions.manager import SessionManager, get_manager
-from redis_sessions.masking import MASK
+from redis_sessions.admin.masking import MASK
+from redis_sessions.admin.references import open_reference, reference
 from redis_sessions.models import Session
-from redis_sessions.references import open_reference, reference
+from redis_sessions.store import Store, get_store
+from redis_sessions.store.keys import abbreviated
 from tests.servers import free_port
 
 if TYPE_CHECKING:
@@ -59,8 +59,8 @@ def detail(session_key: str) -> str:
 
 
 @pytest.fixture
-def manager() -> SessionManager:
-    return get_manager()
+def manager() -> Store:
+    return get_store()
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def ender(make_user: MakeUser) -> Client:
     return client_for(make_user("ender", "view_session", "end_session"))
 
 
-def log_in(manager: SessionManager, session_key: str, user: User | str, **data: Any) -> str:
+def log_in(manager: Store, session_key: str, user: User | str, **data: Any) -> str:
     """Store a session of ``user`` (a user, or a bare id) as Django's login makes it."""
     user_id = user if isinstance(user, str) else str(user.pk)
     auth = {"_auth_user_id": user_id, "_auth_user_backend": BACKEND, "_auth_user_hash": AUTH_HASH}
@@ -109,7 +109,7 @@ def log_in(manager: SessionManager, session_key: str, user: User | str, **data: 
     return session_key
 
 
-def anonymous(manager: SessionManager, session_key: str, **data: Any) -> str:
+def anonymous(manager: Store, session_key: str, **data: Any) -> str:
     manager.create(session_key, data, 3600)
     return session_key
 
@@ -155,7 +155,7 @@ def test_anonymous_visitors_are_sent_to_the_login_page(path: str) -> None:
     "path", [LIST, detail(key("a")), f"{LIST}{reference(key('a'))}/end/", f"{LIST}users/1/end/"]
 )
 def test_staff_without_the_view_permission_are_refused(
-    manager: SessionManager, make_user: MakeUser, path: str
+    manager: Store, make_user: MakeUser, path: str
 ) -> None:
     log_in(manager, key("a"), "1")
     client = client_for(make_user("staff"))
@@ -210,9 +210,7 @@ def test_nobody_may_add_change_or_delete_sessions(make_user: MakeUser) -> None:
         assert client.post(LIST + path).status_code == 404
 
 
-def test_the_pages_never_query_the_database_for_sessions(
-    manager: SessionManager, viewer: Client
-) -> None:
+def test_the_pages_never_query_the_database_for_sessions(manager: Store, viewer: Client) -> None:
     log_in(manager, key("a"), "1", cart=[1])
 
     with CaptureQueriesContext(connection) as queries:
@@ -225,9 +223,7 @@ def test_the_pages_never_query_the_database_for_sessions(
 # The list
 
 
-def test_the_list_shows_every_column(
-    manager: SessionManager, make_user: MakeUser, viewer: Client
-) -> None:
+def test_the_list_shows_every_column(manager: Store, make_user: MakeUser, viewer: Client) -> None:
     alice = make_user("alice", staff=False)
     log_in(manager, key("alice"), alice, cart=[1, 2])
 
@@ -243,7 +239,7 @@ def test_the_list_shows_every_column(
 
 
 def test_the_list_links_a_user_to_their_admin_page_for_those_who_may_see_it(
-    manager: SessionManager, make_user: MakeUser
+    manager: Store, make_user: MakeUser
 ) -> None:
     alice = make_user("alice", staff=False)
     log_in(manager, key("alice"), alice)
@@ -259,7 +255,7 @@ def test_the_list_links_a_user_to_their_admin_page_for_those_who_may_see_it(
 
 
 def test_the_list_shows_user_ids_that_name_no_user_as_they_are(
-    manager: SessionManager, viewer: Client
+    manager: Store, viewer: Client
 ) -> None:
     log_in(manager, key("gone"), "9999")
     log_in(manager, key("odd"), "not-a-number")
@@ -270,7 +266,7 @@ def test_the_list_shows_user_ids_that_name_no_user_as_they_are(
     assert '<td class="field-user">not-a-number</td>' in page
 
 
-def test_the_list_shows_anonymous_sessions(manager: SessionManager, viewer: Client) -> None:
+def test_the_list_shows_anonymous_sessions(manager: Store, viewer: Client) -> None:
     anonymous(manager, key("anon"), theme="dark")
 
     page = viewer.get(LIST, {"auth": "0"}).content.decode()
@@ -287,7 +283,7 @@ def test_the_list_marks_the_viewers_own_session(viewer: Client) -> None:
     assert "(yours)" in response.content.decode()
 
 
-def test_the_list_never_shows_a_whole_session_key(manager: SessionManager, viewer: Client) -> None:
+def test_the_list_never_shows_a_whole_session_key(manager: Store, viewer: Client) -> None:
     secret_key = log_in(manager, "k3y7a9b2c4d6e8f0g1h3i5j7k9l1m3n5", "1")
 
     page = viewer.get(LIST).content.decode()
@@ -297,9 +293,7 @@ def test_the_list_never_shows_a_whole_session_key(manager: SessionManager, viewe
     assert str(viewer.session.session_key) not in page
 
 
-def test_the_list_says_when_there_are_no_sessions(
-    manager: SessionManager, make_user: MakeUser
-) -> None:
+def test_the_list_says_when_there_are_no_sessions(manager: Store, make_user: MakeUser) -> None:
     # A viewer whose own session is not in Redis.
     client = Client()
     with override_settings(SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies"):
@@ -314,7 +308,7 @@ def test_the_list_says_when_there_are_no_sessions(
 
 
 def test_the_list_pages_with_the_scan_cursor(
-    manager: SessionManager, viewer: Client, page_size: Callable[[int], None]
+    manager: Store, viewer: Client, page_size: Callable[[int], None]
 ) -> None:
     page_size(3)
     # Enough sessions that no server hands them all out in one SCAN call
@@ -338,7 +332,7 @@ def test_the_list_pages_with_the_scan_cursor(
 
 
 def test_a_page_link_keeps_the_search_and_the_filter(
-    manager: SessionManager, viewer: Client, page_size: Callable[[int], None]
+    manager: Store, viewer: Client, page_size: Callable[[int], None]
 ) -> None:
     page_size(1)
     for number in range(100):
@@ -359,7 +353,7 @@ def test_a_cursor_the_list_did_not_make_is_a_bad_request(viewer: Client) -> None
 
 
 @pytest.fixture
-def people(manager: SessionManager, make_user: MakeUser) -> dict[str, User]:
+def people(manager: Store, make_user: MakeUser) -> dict[str, User]:
     """Two sessions of alice, one of bob, two anonymous ones."""
     alice = make_user("Alice", staff=False)
     bob = make_user("bob", staff=False)
@@ -388,7 +382,7 @@ def test_searching_a_username_lists_that_users_sessions(
 
 
 def test_searching_a_user_id_that_names_no_user_still_finds_its_sessions(
-    manager: SessionManager, viewer: Client
+    manager: Store, viewer: Client
 ) -> None:
     log_in(manager, key("ghost"), "4242")
 
@@ -483,7 +477,7 @@ def test_the_login_filter_applies_to_searches(people: dict[str, User], viewer: C
 
 
 @pytest.fixture
-def secretive(manager: SessionManager) -> str:
+def secretive(manager: Store) -> str:
     """A logged-in session with secrets at the top and deep down."""
     return log_in(
         manager,
@@ -498,7 +492,7 @@ def secretive(manager: SessionManager) -> str:
 
 
 def test_a_session_page_shows_its_metadata_and_data(
-    manager: SessionManager, make_user: MakeUser, viewer: Client
+    manager: Store, make_user: MakeUser, viewer: Client
 ) -> None:
     alice = make_user("alice", staff=False)
     log_in(manager, key("alice"), alice, cart=[3, 1], theme="dark")
@@ -571,7 +565,7 @@ def test_a_session_page_never_shows_the_whole_key(secretive: str, make_user: Mak
     assert abbreviated(secretive) in page
 
 
-def test_a_destroyed_session_is_not_found(manager: SessionManager, viewer: Client) -> None:
+def test_a_destroyed_session_is_not_found(manager: Store, viewer: Client) -> None:
     log_in(manager, key("gone"), "1")
     manager.destroy(key("gone"))
 
@@ -584,7 +578,7 @@ def test_a_missing_session_is_not_found(viewer: Client) -> None:
 
 @pytest.mark.parametrize("ref", ["x", "a" * 43, reference(key("a"))[:-2] + "zz", "..."])
 def test_an_address_this_site_did_not_make_is_not_found(
-    manager: SessionManager, viewer: Client, ref: str
+    manager: Store, viewer: Client, ref: str
 ) -> None:
     log_in(manager, key("a"), "1")
 
@@ -592,7 +586,7 @@ def test_an_address_this_site_did_not_make_is_not_found(
 
 
 def test_a_session_page_offers_to_end_sessions_only_with_the_permission(
-    manager: SessionManager, viewer: Client, ender: Client
+    manager: Store, viewer: Client, ender: Client
 ) -> None:
     log_in(manager, key("a"), "7")
     end = f'href="{LIST}{reference(key("a"))}/end/"'
@@ -606,9 +600,7 @@ def test_a_session_page_offers_to_end_sessions_only_with_the_permission(
     assert end_user not in page
 
 
-def test_an_anonymous_session_page_offers_no_user_wide_end(
-    manager: SessionManager, ender: Client
-) -> None:
+def test_an_anonymous_session_page_offers_no_user_wide_end(manager: Store, ender: Client) -> None:
     anonymous(manager, key("anon"))
 
     page = ender.get(detail(key("anon"))).content.decode()
@@ -618,13 +610,11 @@ def test_an_anonymous_session_page_offers_no_user_wide_end(
 
 
 @override_settings(SESSION_SERIALIZER="tests.serializers.PickleSerializer")
-def test_data_that_json_cannot_hold_is_shown_as_python(
-    manager: SessionManager, make_user: MakeUser
-) -> None:
+def test_data_that_json_cannot_hold_is_shown_as_python(manager: Store, make_user: MakeUser) -> None:
     # Signed cookies: the viewer's own session is not stored with pickle.
     with override_settings(SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies"):
         client = client_for(make_user("viewer", "view_session"))
-        anonymous(get_manager(), key("pickled"), counts={1: "one", "b": {2, 3}})
+        anonymous(get_store(), key("pickled"), counts={1: "one", "b": {2, 3}})
 
         response = client.get(detail(key("pickled")))
 
@@ -654,7 +644,7 @@ def strict_ender(make_user: MakeUser) -> Client:
     return client_for(make_user("ender", "view_session", "end_session"), enforce_csrf_checks=True)
 
 
-def test_ending_a_session_asks_first(manager: SessionManager, ender: Client) -> None:
+def test_ending_a_session_asks_first(manager: Store, ender: Client) -> None:
     log_in(manager, key("a"), "7", cart=[1])
 
     response = ender.get(end_url(key("a")))
@@ -669,7 +659,7 @@ def test_ending_a_session_asks_first(manager: SessionManager, ender: Client) -> 
 
 
 def test_ending_a_session_without_the_csrf_token_is_refused(
-    manager: SessionManager, strict_ender: Client
+    manager: Store, strict_ender: Client
 ) -> None:
     log_in(manager, key("a"), "7")
 
@@ -678,7 +668,7 @@ def test_ending_a_session_without_the_csrf_token_is_refused(
 
 
 def test_ending_a_session_leaves_a_tombstone_and_a_log_line_without_data(
-    manager: SessionManager,
+    manager: Store,
     redis_client: redis.Redis,
     strict_ender: Client,
     caplog: pytest.LogCaptureFixture,
@@ -707,7 +697,7 @@ def test_ending_a_session_leaves_a_tombstone_and_a_log_line_without_data(
 
 
 def test_ending_a_session_is_in_the_admins_recent_actions_by_its_short_key(
-    manager: SessionManager, ender: Client
+    manager: Store, ender: Client
 ) -> None:
     log_in(manager, key("a"), "7")
     anonymous(manager, key("anon"))
@@ -730,9 +720,7 @@ def test_ending_a_session_is_in_the_admins_recent_actions_by_its_short_key(
     assert "anon00... (anonymous)" in index
 
 
-def test_a_session_that_had_already_ended_leaves_no_record(
-    manager: SessionManager, ender: Client
-) -> None:
+def test_a_session_that_had_already_ended_leaves_no_record(manager: Store, ender: Client) -> None:
     log_in(manager, key("a"), "7")
     response = ender.get(end_url(key("a")))
     assert response.status_code == 200
@@ -743,7 +731,7 @@ def test_a_session_that_had_already_ended_leaves_no_record(
 
 
 def test_ending_an_anonymous_session_logs_it_as_such(
-    manager: SessionManager, ender: Client, caplog: pytest.LogCaptureFixture
+    manager: Store, ender: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     anonymous(manager, key("anon"))
 
@@ -754,9 +742,7 @@ def test_ending_an_anonymous_session_logs_it_as_such(
     assert not manager.exists(key("anon"))
 
 
-def test_ending_a_session_that_already_ended_is_not_found(
-    manager: SessionManager, ender: Client
-) -> None:
+def test_ending_a_session_that_already_ended_is_not_found(manager: Store, ender: Client) -> None:
     log_in(manager, key("a"), "7")
     manager.destroy(key("a"))
 
@@ -764,7 +750,7 @@ def test_ending_a_session_that_already_ended_is_not_found(
     assert ender.post(end_url(key("a"))).status_code == 404
 
 
-def test_ending_a_session_takes_the_permission(manager: SessionManager, viewer: Client) -> None:
+def test_ending_a_session_takes_the_permission(manager: Store, viewer: Client) -> None:
     log_in(manager, key("a"), "7")
 
     assert viewer.get(end_url(key("a"))).status_code == 403
@@ -773,7 +759,7 @@ def test_ending_a_session_takes_the_permission(manager: SessionManager, viewer: 
 
 
 def test_ending_sessions_is_refused_to_holders_of_the_end_permission_alone(
-    manager: SessionManager, make_user: MakeUser
+    manager: Store, make_user: MakeUser
 ) -> None:
     log_in(manager, key("a"), "7")
     client = client_for(make_user("odd", "end_session"))
@@ -784,14 +770,14 @@ def test_ending_sessions_is_refused_to_holders_of_the_end_permission_alone(
 
 
 @pytest.fixture
-def sevens(manager: SessionManager) -> list[str]:
+def sevens(manager: Store) -> list[str]:
     """Three sessions of user 7, one of user 8."""
     log_in(manager, key("eight"), "8")
     return [log_in(manager, key(f"seven{number}"), "7", note="x") for number in range(3)]
 
 
 def test_ending_a_users_sessions_asks_first(
-    manager: SessionManager, sevens: list[str], ender: Client
+    manager: Store, sevens: list[str], ender: Client
 ) -> None:
     response = ender.get(f"{LIST}users/7/end/")
     page = response.content.decode()
@@ -806,14 +792,14 @@ def test_ending_a_users_sessions_asks_first(
 
 
 def test_ending_a_users_sessions_without_the_csrf_token_is_refused(
-    manager: SessionManager, sevens: list[str], strict_ender: Client
+    manager: Store, sevens: list[str], strict_ender: Client
 ) -> None:
     assert strict_ender.post(f"{LIST}users/7/end/").status_code == 403
     assert len(manager.user_sessions("7")) == 3
 
 
 def test_ending_a_users_sessions_ends_them_all_and_logs_it(
-    manager: SessionManager,
+    manager: Store,
     redis_client: redis.Redis,
     sevens: list[str],
     strict_ender: Client,
@@ -840,7 +826,7 @@ def test_ending_a_users_sessions_ends_them_all_and_logs_it(
 
 
 def test_ending_the_sessions_of_a_user_named_by_username_in_the_title(
-    manager: SessionManager, make_user: MakeUser, ender: Client
+    manager: Store, make_user: MakeUser, ender: Client
 ) -> None:
     alice = make_user("alice", staff=False)
     log_in(manager, key("alice"), alice)
@@ -856,7 +842,7 @@ def test_ending_the_sessions_of_a_user_without_any_is_not_found(ender: Client) -
 
 
 def test_ending_a_users_sessions_takes_the_permission(
-    manager: SessionManager, sevens: list[str], viewer: Client
+    manager: Store, sevens: list[str], viewer: Client
 ) -> None:
     assert viewer.get(f"{LIST}users/7/end/").status_code == 403
     assert viewer.post(f"{LIST}users/7/end/").status_code == 403
@@ -879,7 +865,7 @@ def breadcrumbs(page: str) -> list[str]:
 
 
 def test_every_page_leads_back_to_the_list_by_its_breadcrumbs(
-    manager: SessionManager, ender: Client
+    manager: Store, ender: Client
 ) -> None:
     log_in(manager, key("a"), "7")
     up = ["Home </admin/>", "Redis sessions </admin/redis_sessions/>"]
@@ -1007,7 +993,7 @@ def test_the_app_works_without_the_admin_and_never_loads_its_admin_module(
 # README.rst
 
 
-def test_the_readme_example_of_a_subclass_registers_it_in_place(manager: SessionManager) -> None:
+def test_the_readme_example_of_a_subclass_registers_it_in_place(manager: Store) -> None:
     readme = (REPOSITORY / "README.rst").read_text()
     block = r"\.\. code-block:: python\n\n((?:    .*\n|\n)*?    admin\.site\.register\(.*\)\n)"
     (example,) = re.findall(block, readme)

@@ -22,9 +22,9 @@ from django.contrib.auth.models import Permission, User
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
-from redis_sessions.keys import abbreviated
-from redis_sessions.manager import SessionManager, get_manager
-from redis_sessions.masking import MASK
+from redis_sessions.admin.masking import MASK
+from redis_sessions.store import Store, get_store
+from redis_sessions.store.keys import abbreviated
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -84,8 +84,8 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture
-def manager() -> SessionManager:
-    return get_manager()
+def manager() -> Store:
+    return get_store()
 
 
 def key(name: str) -> str:
@@ -101,13 +101,13 @@ def make_user(username: str, *perms: str, staff: bool = True) -> User:
     return user
 
 
-def log_in(manager: SessionManager, session_key: str, user: User, **data: object) -> str:
+def log_in(manager: Store, session_key: str, user: User, **data: object) -> str:
     auth = {"_auth_user_id": str(user.pk), "_auth_user_backend": BACKEND}
     manager.create(session_key, {**auth, "_auth_user_hash": AUTH_HASH, **data}, 14 * 86400)
     return session_key
 
 
-def anonymous(manager: SessionManager, session_key: str, **data: object) -> str:
+def anonymous(manager: Store, session_key: str, **data: object) -> str:
     manager.create(session_key, data, 3600)
     return session_key
 
@@ -137,7 +137,7 @@ def screenshot(page: Page, name: str, folder: Path) -> None:
 def test_a_viewer_pages_searches_and_opens_a_session_with_secrets_masked(
     page: Page,
     live_server: LiveServer,
-    manager: SessionManager,
+    manager: Store,
     page_size: Callable[[int], None],
 ) -> None:
     make_user("viewer", "view_session")
@@ -196,7 +196,7 @@ def test_staff_without_the_view_permission_are_refused(page: Page, live_server: 
 
 
 def test_a_holder_of_the_end_permission_ends_a_session_after_confirming(
-    page: Page, live_server: LiveServer, manager: SessionManager
+    page: Page, live_server: LiveServer, manager: Store
 ) -> None:
     make_user("ender", "view_session", "end_session")
     alice = make_user("alice", staff=False)
@@ -224,7 +224,7 @@ def test_the_pages_in_light_and_dark_mode(
     browser: Browser,
     page: Page,
     live_server: LiveServer,
-    manager: SessionManager,
+    manager: Store,
     tmp_path: Path,
 ) -> None:
     """Also the screenshots of README.rst: a few users' sessions, as a support

@@ -18,8 +18,8 @@ from django.contrib.sessions.backends.base import UpdateError
 from django.test import SimpleTestCase, TestCase, override_settings
 from sessions_tests.tests import SessionTestsMixin
 
-from redis_sessions.manager import get_manager
 from redis_sessions.session import SessionStore
+from redis_sessions.store import get_store
 from tests.testapp import strict_async
 
 T = TypeVar("T")
@@ -120,7 +120,7 @@ def test_async_and_sync_paths_read_each_others_sessions() -> None:
 
 
 def test_the_manager_has_an_async_twin_of_every_operation() -> None:
-    manager = get_manager()
+    manager = get_store()
 
     async def scenario() -> None:
         await manager.acreate("twin000001", {"a": 1}, 60)
@@ -141,7 +141,7 @@ def test_the_manager_has_an_async_twin_of_every_operation() -> None:
 
 
 def test_each_event_loop_gets_its_own_client_and_it_closes_with_the_loop() -> None:
-    manager = get_manager()
+    manager = get_store()
 
     async def client_of_this_loop() -> tuple[int, int]:
         client = manager.aclient

@@ -13,8 +13,8 @@ from django.contrib.sessions.backends.base import CreateError
 from django.test import override_settings
 
 from redis_sessions.exceptions import StoreUnavailable
-from redis_sessions.manager import get_manager
 from redis_sessions.session import SessionStore
+from redis_sessions.store import get_store
 from tests.servers import RedisServer
 
 T = TypeVar("T")
@@ -50,7 +50,7 @@ def test_every_async_operation_on_a_stopped_server_raises_store_unavailable(
     operation: Any, message: str
 ) -> None:
     async def attempt() -> None:
-        await operation(get_manager())
+        await operation(get_store())
 
     with pytest.raises(StoreUnavailable, match=message):
         run(attempt())
@@ -93,7 +93,7 @@ def test_async_operations_recover_from_a_flushed_script_cache(redis_client: redi
 
 
 def test_an_async_cycle_onto_a_taken_key_raises_create_error() -> None:
-    manager = get_manager()
+    manager = get_store()
 
     async def scenario() -> None:
         await manager.acreate("oldkey0001", {"a": 1}, 60)

@@ -26,9 +26,9 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from redis_sessions.connection import describe
 from redis_sessions.management.base import duration, size
-from redis_sessions.manager import SessionManager, get_manager
+from redis_sessions.store import Store, get_store
+from redis_sessions.store.clients import describe
 from tests.servers import free_port
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -44,18 +44,18 @@ TTL = 2 * DAY + 5 * HOUR + 1800
 
 
 @pytest.fixture
-def manager() -> SessionManager:
-    return get_manager()
+def manager() -> Store:
+    return get_store()
 
 
 @pytest.fixture
-def where(manager: SessionManager) -> str:
+def where(manager: Store) -> str:
     """What the commands say they work on: the prefix and the test server."""
     return f"'sessions:' on {describe(manager.client)}"
 
 
 def make(
-    manager: SessionManager,
+    manager: Store,
     redis_client: redis.Redis,
     key: str,
     *,
@@ -225,7 +225,7 @@ def test_clearsessions_exits_1_with_one_line_when_redis_is_unreachable(nowhere: 
 
 
 @pytest.fixture
-def store(indexed: None, manager: SessionManager, redis_client: redis.Redis) -> None:
+def store(indexed: None, manager: Store, redis_client: redis.Redis) -> None:
     """Five sessions: three of user 7, one of user 8, one anonymous; a tombstone.
 
     Sessions are indexed by user, so that the statistics count users.
@@ -290,7 +290,7 @@ def test_session_stats_mentions_keys_it_did_not_write(
 
 
 def test_session_stats_estimates_memory_from_the_sample(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     keys = [make(manager, redis_client, f"alike{number:05d}", theme="dark") for number in range(4)]
     # Sizes depend on the server's allocator, and with some allocators on each
@@ -332,7 +332,7 @@ def test_session_stats_of_an_empty_store(where: str) -> None:
 
 
 def test_session_stats_json_has_stable_keys(
-    store: None, redis_client: redis.Redis, manager: SessionManager
+    store: None, redis_client: redis.Redis, manager: Store
 ) -> None:
     sampled = sum(
         redis_client.memory_usage(manager.redis_key(key)) or 0
@@ -368,7 +368,7 @@ def test_session_stats_json_has_stable_keys(
 
 
 @pytest.fixture
-def many(manager: SessionManager, redis_url: str) -> Iterator[None]:
+def many(manager: Store, redis_url: str) -> Iterator[None]:
     """250 anonymous sessions, scanned one key a batch: 250 batches."""
     for number in range(250):
         manager.create(f"many{number:06d}", {"n": number}, 600)
@@ -393,7 +393,7 @@ def test_session_stats_refuses_a_negative_top() -> None:
     assert str(raised.value) == "Error: argument --top: '-1' is not a whole number, zero or more"
 
 
-def test_session_stats_from_the_command_line(redis_url: str, manager: SessionManager) -> None:
+def test_session_stats_from_the_command_line(redis_url: str, manager: Store) -> None:
     manager.create("counted000", {"a": 1}, 600)
 
     result = django("session_stats", "--json", url=redis_url)
@@ -410,7 +410,7 @@ def test_session_stats_exits_1_with_one_line_when_redis_is_unreachable(nowhere: 
 
 
 @pytest.fixture
-def sevens(indexed: None, manager: SessionManager, redis_client: redis.Redis) -> list[str]:
+def sevens(indexed: None, manager: Store, redis_client: redis.Redis) -> list[str]:
     """Three sessions of user 7, oldest first, and one of user 8, indexed by user."""
     keys = [
         make(
@@ -436,7 +436,7 @@ def test_sessions_list_of_a_user_shows_their_sessions_oldest_first(sevens: list[
 
 
 def test_sessions_list_shows_anonymous_sessions_with_a_dash(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     make(manager, redis_client, "anonymous0", theme="dark")
 
@@ -447,9 +447,7 @@ def test_sessions_list_shows_anonymous_sessions_with_a_dash(
     )
 
 
-def test_sessions_list_leaves_tombstones_out(
-    manager: SessionManager, redis_client: redis.Redis
-) -> None:
+def test_sessions_list_leaves_tombstones_out(manager: Store, redis_client: redis.Redis) -> None:
     make(manager, redis_client, "doomed0000")
     manager.destroy("doomed0000")
 
@@ -510,15 +508,13 @@ def test_sessions_list_from_the_command_line_with_options_after_the_action(
 # sessions count
 
 
-def test_sessions_count_counts_live_sessions(sevens: list[str], manager: SessionManager) -> None:
+def test_sessions_count_counts_live_sessions(sevens: list[str], manager: Store) -> None:
     manager.destroy("eight00000")
 
     assert run("sessions", "count") == ("3 live sessions.\n", "")
 
 
-def test_sessions_count_says_session_for_one(
-    manager: SessionManager, redis_client: redis.Redis
-) -> None:
+def test_sessions_count_says_session_for_one(manager: Store, redis_client: redis.Redis) -> None:
     make(manager, redis_client, "anonymous0")
 
     assert run("sessions", "count")[0] == "1 live session.\n"
@@ -582,9 +578,7 @@ def test_sessions_count_exits_1_with_one_line_when_redis_is_unreachable(nowhere:
 # sessions show
 
 
-def test_sessions_show_prints_metadata_and_data(
-    manager: SessionManager, redis_client: redis.Redis
-) -> None:
+def test_sessions_show_prints_metadata_and_data(manager: Store, redis_client: redis.Redis) -> None:
     make(manager, redis_client, "seven00000", _auth_user_id="7", cart=[3, 1], theme="dark")
 
     assert run("sessions", "show", "seven00000") == (
@@ -607,7 +601,7 @@ def test_sessions_show_prints_metadata_and_data(
 
 
 def test_sessions_show_of_an_anonymous_session_without_expiry(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     make(manager, redis_client, "anonymous0")
     redis_client.persist("sessions:{anonymous0}")
@@ -617,7 +611,7 @@ def test_sessions_show_of_an_anonymous_session_without_expiry(
     assert (lines[1], lines[4]) == ("User     anonymous", "Expires  never")
 
 
-def test_sessions_show_json(manager: SessionManager, redis_client: redis.Redis) -> None:
+def test_sessions_show_json(manager: Store, redis_client: redis.Redis) -> None:
     make(manager, redis_client, "seven00000", _auth_user_id="7", cart=[3, 1])
 
     shown = json.loads(run("sessions", "show", "seven00000", "--json")[0])
@@ -637,7 +631,7 @@ def test_sessions_show_prints_values_json_cannot_hold_as_their_repr(
 ) -> None:
     when = datetime.datetime(2026, 1, 2, 3, 4, 5)
     with override_settings(SESSION_SERIALIZER="tests.serializers.PickleSerializer"):
-        manager = get_manager()
+        manager = get_store()
         make(manager, redis_client, "pickled000", when=when)
 
         stdout, _ = run("sessions", "show", "pickled000")
@@ -645,7 +639,7 @@ def test_sessions_show_prints_values_json_cannot_hold_as_their_repr(
     assert stdout.endswith('{\n  "when": "datetime.datetime(2026, 1, 2, 3, 4, 5)"\n}\n')
 
 
-def test_sessions_show_of_a_missing_or_destroyed_session_fails(manager: SessionManager) -> None:
+def test_sessions_show_of_a_missing_or_destroyed_session_fails(manager: Store) -> None:
     manager.create("doomed0000", {"a": 1}, 600)
     manager.destroy("doomed0000")
 
@@ -775,7 +769,7 @@ def test_sessions_clear_from_the_command_line_with_no_input(
 
 
 def test_sessions_revoke_dry_run_names_the_session_and_revokes_nothing(
-    sevens: list[str], manager: SessionManager
+    sevens: list[str], manager: Store
 ) -> None:
     assert run("sessions", "revoke", "seven00000", "--dry-run") == (
         "Would revoke session seven00000 of user 7.\n",
@@ -785,7 +779,7 @@ def test_sessions_revoke_dry_run_names_the_session_and_revokes_nothing(
 
 
 def test_sessions_revoke_leaves_a_tombstone_and_takes_the_session_out_of_its_index(
-    sevens: list[str], manager: SessionManager, redis_client: redis.Redis
+    sevens: list[str], manager: Store, redis_client: redis.Redis
 ) -> None:
     assert run("sessions", "revoke", "seven00000", "--no-input") == (
         "Revoked session seven00000 of user 7.\n",
@@ -795,9 +789,7 @@ def test_sessions_revoke_leaves_a_tombstone_and_takes_the_session_out_of_its_ind
     assert redis_client.zscore("sessions:user:{7}", "seven00000") is None
 
 
-def test_sessions_revoke_of_an_anonymous_session(
-    manager: SessionManager, redis_client: redis.Redis
-) -> None:
+def test_sessions_revoke_of_an_anonymous_session(manager: Store, redis_client: redis.Redis) -> None:
     make(manager, redis_client, "anonymous0")
 
     assert run("sessions", "revoke", "anonymous0", "--no-input")[0] == (
@@ -812,7 +804,7 @@ def test_sessions_revoke_of_a_missing_session_has_nothing_to_do() -> None:
     )
 
 
-def test_sessions_revoke_asks_on_the_terminal(sevens: list[str], manager: SessionManager) -> None:
+def test_sessions_revoke_asks_on_the_terminal(sevens: list[str], manager: Store) -> None:
     with terminal("yes\n") as stdin:
         stdout, stderr = run("sessions", "revoke", "seven00000", stdin=stdin)
 
@@ -824,7 +816,7 @@ def test_sessions_revoke_asks_on_the_terminal(sevens: list[str], manager: Sessio
 
 
 def test_sessions_revoke_cancelled_at_the_prompt_revokes_nothing(
-    sevens: list[str], manager: SessionManager
+    sevens: list[str], manager: Store
 ) -> None:
     with terminal("\n") as stdin, pytest.raises(CommandError) as raised:
         run("sessions", "revoke", "seven00000", stdin=stdin)
@@ -834,7 +826,7 @@ def test_sessions_revoke_cancelled_at_the_prompt_revokes_nothing(
 
 
 def test_sessions_revoke_user_dry_run_lists_the_sessions_it_would_revoke(
-    sevens: list[str], manager: SessionManager
+    sevens: list[str], manager: Store
 ) -> None:
     assert run("sessions", "revoke", "--user", "7", "--dry-run")[0] == (
         "Would revoke 3 sessions of user 7:\n  seven00000\n  seven00001\n  seven00002\n"
@@ -843,7 +835,7 @@ def test_sessions_revoke_user_dry_run_lists_the_sessions_it_would_revoke(
 
 
 def test_sessions_revoke_user_logs_them_out_everywhere_but_the_session_kept(
-    sevens: list[str], manager: SessionManager
+    sevens: list[str], manager: Store
 ) -> None:
     stdout, _ = run("sessions", "revoke", "--user", "7", "--except", "seven00001", "--no-input")
 
@@ -882,7 +874,7 @@ def test_sessions_revoke_except_goes_with_user_only() -> None:
 
 
 def test_sessions_revoke_from_the_command_line(
-    redis_url: str, sevens: list[str], manager: SessionManager
+    redis_url: str, sevens: list[str], manager: Store
 ) -> None:
     result = django("sessions", "revoke", "--user", "7", "--noinput", url=redis_url)
 

@@ -93,9 +93,9 @@ def test_cache_alias_uses_the_django_redis_client(
     with override_settings(CACHES=caches, REDIS_SESSIONS={"CACHE_ALIAS": "sessions"}):
         from django_redis import get_redis_connection
 
-        from redis_sessions.manager import get_manager
+        from redis_sessions.store import get_store
 
-        assert get_manager().client is get_redis_connection("sessions", write=True)
+        assert get_store().client is get_redis_connection("sessions", write=True)
         response = Client().get("/counter/")
         session = SessionStore()
         session["a"] = 1

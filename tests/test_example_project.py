@@ -33,13 +33,13 @@ from django.core.management import call_command
 from django.test import Client
 from django.test.utils import setup_test_environment
 
-from redis_sessions.keys import abbreviated
-from redis_sessions.manager import get_manager
+from redis_sessions.store.keys import abbreviated
+from redis_sessions.store import get_store
 
 setup_test_environment()
 call_command("migrate", verbosity=0)
 call_command("demo_user", verbosity=0)
-manager = get_manager()
+manager = get_store()
 client = Client()
 
 

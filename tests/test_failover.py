@@ -17,8 +17,8 @@ import pytest
 from django.test import override_settings
 
 from redis_sessions.exceptions import StoreUnavailable
-from redis_sessions.manager import get_manager
 from redis_sessions.session import SessionStore
+from redis_sessions.store import get_store
 from tests.failover_load import SessionLoad
 from tests.stores_on_topologies import sentinel_settings
 from tests.topologies import Certificates, Cluster, SentinelGroup, Unsupported
@@ -156,7 +156,7 @@ def test_on_a_cluster_operations_resume_after_a_primary_dies(cluster: Cluster) -
         for primary in admin.get_primaries():  # type: ignore[no-untyped-call]
             assert admin.execute_command("WAIT", 1, 5000, target_nodes=primary) == 1  # type: ignore[no-untyped-call]
         admin.close()
-        manager = get_manager()
+        manager = get_store()
         load = SessionLoad().start()
         time.sleep(0.5)
 

@@ -10,13 +10,13 @@ import redis
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.test import override_settings
 
-from redis_sessions.manager import SessionManager, get_manager
+from redis_sessions.store import Store, get_store
 from tests.serializers import TaggingSerializer
 
 
 @pytest.fixture
-def manager(redis_url: str) -> Iterator[SessionManager]:
-    manager = SessionManager(
+def manager(redis_url: str) -> Iterator[Store]:
+    manager = Store(
         redis.Redis.from_url(redis_url), prefix="app:", tombstone_ttl=60, owns_client=True
     )
     yield manager
@@ -24,7 +24,7 @@ def manager(redis_url: str) -> Iterator[SessionManager]:
 
 
 def test_a_manager_built_by_hand_uses_its_own_prefix(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     manager.create("handmade01", {"a": 1}, 100)
 
@@ -32,7 +32,7 @@ def test_a_manager_built_by_hand_uses_its_own_prefix(
     assert redis_client.keys("*") == [b"app:{handmade01}"]
 
 
-def test_load_returns_a_stored_session_with_metadata(manager: SessionManager) -> None:
+def test_load_returns_a_stored_session_with_metadata(manager: Store) -> None:
     manager.create("handmade01", {"_auth_user_id": 9, "a": [1]}, 100)
 
     stored = manager.load("handmade01")
@@ -45,7 +45,7 @@ def test_load_returns_a_stored_session_with_metadata(manager: SessionManager) ->
     assert manager.load("unknown001") is None
 
 
-def test_save_with_the_loaded_fields_merges_with_other_writers(manager: SessionManager) -> None:
+def test_save_with_the_loaded_fields_merges_with_other_writers(manager: Store) -> None:
     manager.create("handmade01", {"a": 1, "b": 2}, 100)
     first = manager.load("handmade01")
     second = manager.load("handmade01")
@@ -61,7 +61,7 @@ def test_save_with_the_loaded_fields_merges_with_other_writers(manager: SessionM
 
 
 def test_save_without_a_snapshot_sets_every_field_and_deletes_none(
-    manager: SessionManager,
+    manager: Store,
 ) -> None:
     manager.create("handmade01", {"a": 1}, 100)
 
@@ -72,7 +72,7 @@ def test_save_without_a_snapshot_sets_every_field_and_deletes_none(
     assert stored.data == {"a": 1, "b": 2}
 
 
-def test_save_with_replace_keeps_only_the_given_data(manager: SessionManager) -> None:
+def test_save_with_replace_keeps_only_the_given_data(manager: Store) -> None:
     manager.create("handmade01", {"a": 1}, 100)
 
     manager.save("handmade01", {"b": 2}, 100, replace=True)
@@ -82,7 +82,7 @@ def test_save_with_replace_keeps_only_the_given_data(manager: SessionManager) ->
     assert stored.data == {"b": 2}
 
 
-def test_write_errors_follow_djangos_contract(manager: SessionManager) -> None:
+def test_write_errors_follow_djangos_contract(manager: Store) -> None:
     manager.create("handmade01", {}, 100)
 
     with pytest.raises(CreateError):
@@ -95,7 +95,7 @@ def test_write_errors_follow_djangos_contract(manager: SessionManager) -> None:
         manager.save("handmade01", {}, 100)
 
 
-def test_cycle_moves_a_session_in_one_call(manager: SessionManager) -> None:
+def test_cycle_moves_a_session_in_one_call(manager: Store) -> None:
     manager.create("oldkey0001", {"a": 1}, 100)
 
     manager.cycle("oldkey0001", "newkey0001", {"a": 1, "b": 2}, 100)
@@ -107,7 +107,7 @@ def test_cycle_moves_a_session_in_one_call(manager: SessionManager) -> None:
 
 
 def test_cycle_onto_a_taken_key_raises_create_error_and_still_ends_the_old(
-    manager: SessionManager,
+    manager: Store,
 ) -> None:
     manager.create("oldkey0001", {"a": 1}, 100)
     manager.create("taken00001", {"other": True}, 100)
@@ -122,7 +122,7 @@ def test_cycle_onto_a_taken_key_raises_create_error_and_still_ends_the_old(
 
 
 def test_a_manager_takes_any_serializer(redis_url: str) -> None:
-    manager = SessionManager(redis.Redis.from_url(redis_url), serializer_class=TaggingSerializer)
+    manager = Store(redis.Redis.from_url(redis_url), serializer_class=TaggingSerializer)
     manager.create("handmade01", {"a": "b"}, 100)
 
     assert manager.client.hget("sessions:{handmade01}", "a") == b'\x00tagged:"b"'
@@ -132,32 +132,30 @@ def test_a_manager_takes_any_serializer(redis_url: str) -> None:
 def test_the_configured_manager_is_made_once_and_remade_when_settings_change(
     redis_url: str,
 ) -> None:
-    first = get_manager()
-    assert get_manager() is first
+    first = get_store()
+    assert get_store() is first
 
     with override_settings(REDIS_SESSIONS={"URL": redis_url, "PREFIX": "other:"}):
-        assert get_manager().prefix == "other:"
+        assert get_store().prefix == "other:"
 
-    assert get_manager() is not first
-    assert get_manager().prefix == "sessions:"
+    assert get_store() is not first
+    assert get_store().prefix == "sessions:"
 
 
 def test_a_manager_describes_its_server_without_credentials() -> None:
-    manager = SessionManager(redis.Redis.from_url("redis://user:s3cret@example.invalid:7000/3"))
+    manager = Store(redis.Redis.from_url("redis://user:s3cret@example.invalid:7000/3"))
 
-    assert repr(manager) == "<SessionManager example.invalid:7000/3 prefix='sessions:'>"
+    assert repr(manager) == "<Store example.invalid:7000/3 prefix='sessions:'>"
     assert "s3cret" not in repr(manager)
 
 
 def test_a_manager_on_a_unix_socket_describes_the_path() -> None:
-    manager = SessionManager(redis.Redis(unix_socket_path="/run/redis/redis.sock"))
+    manager = Store(redis.Redis(unix_socket_path="/run/redis/redis.sock"))
 
-    assert repr(manager) == "<SessionManager unix:/run/redis/redis.sock prefix='sessions:'>"
+    assert repr(manager) == "<Store unix:/run/redis/redis.sock prefix='sessions:'>"
 
 
-async def asynchronously(
-    manager: SessionManager, key: str
-) -> tuple[dict[str, object] | None, bool, bool]:
+async def asynchronously(manager: Store, key: str) -> tuple[dict[str, object] | None, bool, bool]:
     await manager.acreate(key, {"a": [2]}, 100)
     stored = await manager.aload(key)
     return (
@@ -175,7 +173,7 @@ def test_a_manager_works_over_either_protocol_and_a_single_connection_client(
     # a client pinned to one connection, or speaking RESP3, is served as well.
     for single in (False, True):
         client = redis.Redis.from_url(redis_url, protocol=protocol, single_connection_client=single)
-        manager = SessionManager(client, owns_client=True)
+        manager = Store(client, owns_client=True)
         key = f"handmade0{int(single)}"
         manager.create(key, {"a": [1], "b": "x"}, 100)
         stored = manager.load(key)

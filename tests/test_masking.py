@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from redis_sessions.masking import MASK, is_secret, masked
+from redis_sessions.admin.masking import MASK, is_secret, masked
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import RequestFactory, override_settings
 
-from redis_sessions.loops import async_twin
 from redis_sessions.middleware import SessionMiddleware
 from redis_sessions.session import SessionStore
+from redis_sessions.store.async_clients import async_twin
 
 View = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 

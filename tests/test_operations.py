@@ -10,8 +10,8 @@ from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from redis_sessions.manager import get_manager
 from redis_sessions.session import SessionStore
+from redis_sessions.store import get_store
 
 
 def saved_session(**data: object) -> SessionStore:
@@ -40,7 +40,7 @@ def test_create_refuses_a_key_that_holds_a_live_session() -> None:
     first = saved_session(a=1)
 
     with pytest.raises(CreateError):
-        get_manager().create(first.session_key, {"b": 2}, 60)  # type: ignore[arg-type]
+        get_store().create(first.session_key, {"b": 2}, 60)  # type: ignore[arg-type]
     assert SessionStore(first.session_key).load() == {"a": 1}
 
 
@@ -49,7 +49,7 @@ def test_create_refuses_a_key_that_holds_a_tombstone() -> None:
     first.delete()
 
     with pytest.raises(CreateError):
-        get_manager().create(first.session_key, {"b": 2}, 60)  # type: ignore[arg-type]
+        get_store().create(first.session_key, {"b": 2}, 60)  # type: ignore[arg-type]
 
 
 def test_create_refuses_a_key_that_holds_a_value_of_another_kind(
@@ -58,7 +58,7 @@ def test_create_refuses_a_key_that_holds_a_value_of_another_kind(
     redis_client.set(redis_key("abcdefgh12"), "someone else's")
 
     with pytest.raises(CreateError):
-        get_manager().create("abcdefgh12", {"b": 2}, 60)
+        get_store().create("abcdefgh12", {"b": 2}, 60)
     assert redis_client.get(redis_key("abcdefgh12")) == b"someone else's"
 
 
@@ -111,7 +111,7 @@ def test_load_of_a_destroyed_session_is_empty_and_logged_without_data(
 def test_the_manager_reports_metadata_of_a_loaded_session() -> None:
     session = saved_session(_auth_user_id="5", a=1)
 
-    stored = get_manager().load(session.session_key)  # type: ignore[arg-type]
+    stored = get_store().load(session.session_key)  # type: ignore[arg-type]
 
     assert stored is not None
     assert stored.user_id == "5"
@@ -266,7 +266,7 @@ def test_destroy_never_extends_a_tombstone(redis_client: redis.Redis) -> None:
 
 
 def test_destroy_of_an_unknown_key_writes_nothing(redis_client: redis.Redis) -> None:
-    assert get_manager().destroy("neverexisted") is False
+    assert get_store().destroy("neverexisted") is False
     assert redis_client.keys("*") == []
 
 

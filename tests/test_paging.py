@@ -1,4 +1,4 @@
-"""Pages of sessions walked with SCAN's cursor (redis_sessions.paging), on a real server."""
+"""Pages of sessions walked with SCAN's cursor (redis_sessions.admin.paging), on a real server."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ import pytest
 import redis
 from django.test import override_settings
 
-from redis_sessions import paging
+from redis_sessions.admin import paging
 from redis_sessions.exceptions import StoreUnavailable
-from redis_sessions.manager import SessionManager, get_manager
+from redis_sessions.store import Store, get_store
 from tests.conftest import CommandLog
 from tests.servers import free_port
 
 
 @pytest.fixture
-def manager() -> SessionManager:
-    return get_manager()
+def manager() -> Store:
+    return get_store()
 
 
 def key(name: str) -> str:
@@ -27,7 +27,7 @@ def key(name: str) -> str:
 
 
 def walk(
-    manager: SessionManager,
+    manager: Store,
     size: int,
     cursor: str = "0",
     *,
@@ -57,7 +57,7 @@ def keys_of(pages: list[paging.Page]) -> list[str]:
     return [listed.session.session_key for page in pages for listed in page.sessions]
 
 
-def test_a_walk_of_small_pages_lists_every_live_session_once(manager: SessionManager) -> None:
+def test_a_walk_of_small_pages_lists_every_live_session_once(manager: Store) -> None:
     created = {key(f"s{number:02d}") for number in range(60)}
     for session_key in created:
         manager.create(session_key, {"n": 1}, 3600)
@@ -70,7 +70,7 @@ def test_a_walk_of_small_pages_lists_every_live_session_once(manager: SessionMan
     assert all(page.cursor.isdigit() for page in pages)
 
 
-def test_a_page_has_about_its_size(manager: SessionManager) -> None:
+def test_a_page_has_about_its_size(manager: Store) -> None:
     for number in range(50):
         manager.create(key(f"s{number:02d}"), {}, 3600)
 
@@ -82,7 +82,7 @@ def test_a_page_has_about_its_size(manager: SessionManager) -> None:
     assert page.cursor != "0"
 
 
-def test_a_single_page_holds_everything_when_it_is_large_enough(manager: SessionManager) -> None:
+def test_a_single_page_holds_everything_when_it_is_large_enough(manager: Store) -> None:
     for number in range(5):
         manager.create(key(f"s{number}"), {}, 3600)
 
@@ -92,12 +92,12 @@ def test_a_single_page_holds_everything_when_it_is_large_enough(manager: Session
     assert page.cursor == "0"
 
 
-def test_an_empty_store_is_one_empty_page(manager: SessionManager) -> None:
+def test_an_empty_store_is_one_empty_page(manager: Store) -> None:
     assert paging.scan_page(manager) == paging.Page([], "0")
 
 
 def test_each_session_comes_with_its_time_to_live_and_size(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     manager.create(key("s"), {"_auth_user_id": "7", "cart": [1, 2]}, 3600)
     stored_fields = redis_client.hgetall(manager.redis_key(key("s")))
@@ -111,7 +111,7 @@ def test_each_session_comes_with_its_time_to_live_and_size(
 
 
 def test_a_session_without_expiry_has_no_time_to_live(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     manager.create(key("s"), {}, 3600)
     redis_client.persist(manager.redis_key(key("s")))
@@ -122,7 +122,7 @@ def test_a_session_without_expiry_has_no_time_to_live(
 
 
 def test_tombstones_user_indexes_and_foreign_keys_are_left_out(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     manager.create(key("live"), {"_auth_user_id": "7"}, 3600)
     manager.create(key("gone"), {}, 3600)
@@ -137,7 +137,7 @@ def test_tombstones_user_indexes_and_foreign_keys_are_left_out(
 
 
 def test_a_key_prefix_keeps_the_sessions_whose_key_starts_with_it(
-    manager: SessionManager,
+    manager: Store,
 ) -> None:
     for name in ("abc1", "abc2", "abd1", "xyz1"):
         manager.create(key(name), {}, 3600)
@@ -147,7 +147,7 @@ def test_a_key_prefix_keeps_the_sessions_whose_key_starts_with_it(
     assert sorted(keys_of(pages)) == [key("abc1"), key("abc2")]
 
 
-def test_a_whole_key_as_prefix_finds_that_session(manager: SessionManager) -> None:
+def test_a_whole_key_as_prefix_finds_that_session(manager: Store) -> None:
     manager.create(key("abc1"), {}, 3600)
     manager.create(key("abc2"), {}, 3600)
 
@@ -156,7 +156,7 @@ def test_a_whole_key_as_prefix_finds_that_session(manager: SessionManager) -> No
 
 def test_glob_characters_of_the_prefix_are_matched_literally(redis_url: str) -> None:
     with override_settings(REDIS_SESSIONS={"URL": redis_url, "PREFIX": "s*[x]:"}):
-        manager = get_manager()
+        manager = get_store()
         manager.create(key("abc"), {}, 3600)
         # What the prefix would match as a pattern: a session of another prefix.
         manager.client.hset("sabcx:{" + key("abd") + "}", mapping={"#c": 1, "#m": 1})
@@ -167,7 +167,7 @@ def test_glob_characters_of_the_prefix_are_matched_literally(redis_url: str) -> 
 
 @pytest.mark.parametrize(("authenticated", "expected"), [(True, ["user"]), (False, ["anon"])])
 def test_the_login_filter_keeps_one_kind_of_session(
-    manager: SessionManager, authenticated: bool, expected: list[str]
+    manager: Store, authenticated: bool, expected: list[str]
 ) -> None:
     for number in range(10):
         manager.create(key(f"user{number}"), {"_auth_user_id": "7"}, 3600)
@@ -180,7 +180,7 @@ def test_the_login_filter_keeps_one_kind_of_session(
     assert len(keys_of(pages)) == 10
 
 
-def test_a_filtered_page_reads_on_until_it_is_full(manager: SessionManager) -> None:
+def test_a_filtered_page_reads_on_until_it_is_full(manager: Store) -> None:
     for number in range(30):
         manager.create(key(f"anon{number:02d}"), {}, 3600)
     for number in range(3):
@@ -193,7 +193,7 @@ def test_a_filtered_page_reads_on_until_it_is_full(manager: SessionManager) -> N
     ]
 
 
-def test_a_page_stops_after_its_scans_and_says_where_to_go_on(manager: SessionManager) -> None:
+def test_a_page_stops_after_its_scans_and_says_where_to_go_on(manager: Store) -> None:
     for number in range(200):
         manager.create(key(f"anon{number:03d}"), {}, 3600)
     manager.create(key("user"), {"_auth_user_id": "7"}, 3600)
@@ -206,29 +206,25 @@ def test_a_page_stops_after_its_scans_and_says_where_to_go_on(manager: SessionMa
 
 
 @pytest.mark.parametrize("cursor", ["", "-1", "1.5", "abc", "٣", "1 2"])
-def test_a_cursor_this_function_did_not_return_is_refused(
-    manager: SessionManager, cursor: str
-) -> None:
+def test_a_cursor_this_function_did_not_return_is_refused(manager: Store, cursor: str) -> None:
     with pytest.raises(ValueError, match="is not a cursor of this listing"):
         paging.scan_page(manager, cursor)
 
 
 @pytest.mark.parametrize("prefix", ["ABC", "a*", "a?", "a]", "a{", "x" * 65])
-def test_a_key_prefix_no_session_key_can_have_is_refused(
-    manager: SessionManager, prefix: str
-) -> None:
+def test_a_key_prefix_no_session_key_can_have_is_refused(manager: Store, prefix: str) -> None:
     with pytest.raises(ValueError, match="No session key starts with"):
         paging.scan_page(manager, key_prefix=prefix)
 
 
 @pytest.mark.parametrize(("size", "max_scans"), [(0, 1), (1, 0)])
-def test_a_page_needs_a_size_and_scans(manager: SessionManager, size: int, max_scans: int) -> None:
+def test_a_page_needs_a_size_and_scans(manager: Store, size: int, max_scans: int) -> None:
     with pytest.raises(ValueError, match="above zero"):
         paging.scan_page(manager, "0", size, max_scans=max_scans)
 
 
 def test_read_sessions_reads_live_sessions_in_one_round_trip(
-    manager: SessionManager, command_log: Callable[[], AbstractContextManager[CommandLog]]
+    manager: Store, command_log: Callable[[], AbstractContextManager[CommandLog]]
 ) -> None:
     manager.create(key("one"), {"a": 1}, 3600)
     manager.create(key("two"), {"b": 2}, 3600)
@@ -244,7 +240,7 @@ def test_read_sessions_reads_live_sessions_in_one_round_trip(
 
 
 def test_read_sessions_never_sends_what_is_not_a_session_key(
-    manager: SessionManager, command_log: Callable[[], AbstractContextManager[CommandLog]]
+    manager: Store, command_log: Callable[[], AbstractContextManager[CommandLog]]
 ) -> None:
     with command_log() as log:
         found = paging.read_sessions(manager, ["short", "UPPERCASE1", "a*b*c*d*e", ""])
@@ -254,14 +250,14 @@ def test_read_sessions_never_sends_what_is_not_a_session_key(
 
 
 def test_read_sessions_skips_a_key_of_another_type(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     redis_client.set(manager.redis_key(key("string")), "x")
 
     assert paging.read_sessions(manager, [key("string")]) == []
 
 
-def test_with_details_adds_times_to_live_and_sizes(manager: SessionManager) -> None:
+def test_with_details_adds_times_to_live_and_sizes(manager: Store) -> None:
     manager.create(key("s"), {"_auth_user_id": "7"}, 600)
     sessions = manager.user_sessions("7")
 
@@ -282,11 +278,11 @@ def test_with_details_adds_times_to_live_and_sizes(manager: SessionManager) -> N
     ids=["scan_page", "read_sessions"],
 )
 def test_an_unreachable_server_raises_store_unavailable(
-    read: Callable[[SessionManager], object],
+    read: Callable[[Store], object],
 ) -> None:
     nowhere = f"redis://127.0.0.1:{free_port()}/0"
     with (
         override_settings(REDIS_SESSIONS={"URL": nowhere}),
         pytest.raises(StoreUnavailable, match="Check that the server is up"),
     ):
-        read(get_manager())
+        read(get_store())

@@ -7,7 +7,7 @@ import base64
 import pytest
 from django.test import override_settings
 
-from redis_sessions.references import open_reference, reference
+from redis_sessions.admin.references import open_reference, reference
 
 
 @pytest.mark.parametrize("session_key", ["a" * 8, "abcdefgh12345678" * 2, "z9" * 32])

@@ -10,8 +10,8 @@ import pytest
 import redis
 from django.test import override_settings
 
-from redis_sessions.manager import SessionManager, get_manager
-from redis_sessions.stats import TTL_BUCKETS, SessionStats, StatsCollector, ttl_bucket
+from redis_sessions.store import Store, get_store
+from redis_sessions.store.stats import TTL_BUCKETS, SessionStats, StatsCollector, ttl_bucket
 
 # Sessions are indexed by user in every test of this module.
 pytestmark = pytest.mark.usefixtures("indexed")
@@ -22,16 +22,16 @@ WEEK = 7 * DAY
 
 
 @pytest.fixture
-def manager() -> SessionManager:
-    return get_manager()
+def manager() -> Store:
+    return get_store()
 
 
-def make(manager: SessionManager, key: str, ttl: int = 600, **data: Any) -> str:
+def make(manager: Store, key: str, ttl: int = 600, **data: Any) -> str:
     manager.create(key, data, ttl)
     return key
 
 
-def user(manager: SessionManager, user_id: str, number: int, ttl: int = 600) -> str:
+def user(manager: Store, user_id: str, number: int, ttl: int = 600) -> str:
     return make(manager, f"user{user_id}s{number:04d}", ttl, _auth_user_id=user_id)
 
 
@@ -42,12 +42,12 @@ def buckets(**counts: int) -> dict[str, int]:
 # what is counted
 
 
-def test_an_empty_store_has_empty_statistics(manager: SessionManager) -> None:
+def test_an_empty_store_has_empty_statistics(manager: Store) -> None:
     assert manager.stats() == SessionStats()
 
 
 def test_live_sessions_are_told_apart_from_tombstones_and_foreign_keys(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     for number in range(3):
         make(manager, f"anon{number:06d}")
@@ -63,9 +63,7 @@ def test_live_sessions_are_told_apart_from_tombstones_and_foreign_keys(
     assert (stats.tombstones, stats.other) == (1, 2)
 
 
-def test_keys_of_other_prefixes_are_left_out(
-    manager: SessionManager, redis_client: redis.Redis
-) -> None:
+def test_keys_of_other_prefixes_are_left_out(manager: Store, redis_client: redis.Redis) -> None:
     make(manager, "counted001")
     redis_client.hset("other:{counted002}", "#c", "1")
     redis_client.set("sessions:stray", "neither a session nor an index")
@@ -77,7 +75,7 @@ def test_keys_of_other_prefixes_are_left_out(
 
 
 def test_live_sessions_are_bucketed_by_time_to_live(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     for number, ttl in enumerate([60, HOUR, 2 * HOUR, DAY, 2 * DAY, 10 * DAY, 2 * WEEK, 30 * DAY]):
         make(manager, f"ttl{number:07d}", ttl)
@@ -91,7 +89,7 @@ def test_live_sessions_are_bucketed_by_time_to_live(
     )
 
 
-def test_a_tombstone_is_in_no_ttl_bucket(manager: SessionManager) -> None:
+def test_a_tombstone_is_in_no_ttl_bucket(manager: Store) -> None:
     make(manager, "doomed0001")
     manager.destroy("doomed0001")
 
@@ -101,7 +99,7 @@ def test_a_tombstone_is_in_no_ttl_bucket(manager: SessionManager) -> None:
 # users
 
 
-def test_the_users_with_the_most_sessions_come_first(manager: SessionManager) -> None:
+def test_the_users_with_the_most_sessions_come_first(manager: Store) -> None:
     for user_id, sessions in [("1", 2), ("2", 5), ("3", 1), ("4", 3)]:
         for number in range(sessions):
             user(manager, user_id, number)
@@ -112,14 +110,14 @@ def test_the_users_with_the_most_sessions_come_first(manager: SessionManager) ->
     assert stats.users == 4
 
 
-def test_users_with_as_many_sessions_are_listed_in_order_of_id(manager: SessionManager) -> None:
+def test_users_with_as_many_sessions_are_listed_in_order_of_id(manager: Store) -> None:
     for user_id in ["10", "9", "b", "a", "100"]:
         user(manager, user_id, 1)
 
     assert manager.stats().top_users == (("9", 1), ("a", 1), ("b", 1), ("10", 1), ("100", 1))
 
 
-def test_top_zero_lists_no_user_but_counts_them(manager: SessionManager) -> None:
+def test_top_zero_lists_no_user_but_counts_them(manager: Store) -> None:
     user(manager, "7", 1)
 
     stats = manager.stats(top=0)
@@ -128,7 +126,7 @@ def test_top_zero_lists_no_user_but_counts_them(manager: SessionManager) -> None
 
 
 def test_index_entries_of_expired_sessions_are_not_counted(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     user(manager, "7", 1)
     redis_client.zadd("sessions:user:{7}", {"expired001": time.time() - 10})
@@ -141,7 +139,7 @@ def test_index_entries_of_expired_sessions_are_not_counted(
 
 
 def test_a_key_of_the_index_shape_that_is_no_sorted_set_counts_for_nobody(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     redis_client.set("sessions:user:{7}", "not an index")
 
@@ -152,7 +150,7 @@ def test_a_key_of_the_index_shape_that_is_no_sorted_set_counts_for_nobody(
 
 
 def test_memory_is_measured_on_a_sample_of_live_sessions(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     keys = [make(manager, f"same{number:06d}", theme="dark") for number in range(5)]
     make(manager, "doomed0001")
@@ -169,7 +167,7 @@ def test_memory_is_measured_on_a_sample_of_live_sessions(
 
 
 def test_the_sample_never_exceeds_the_live_sessions(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     for number in range(3):
         make(manager, f"same{number:06d}", theme="dark")
@@ -179,7 +177,7 @@ def test_the_sample_never_exceeds_the_live_sessions(
     assert stats.sampled == 3
 
 
-def test_a_sample_of_zero_measures_nothing(manager: SessionManager) -> None:
+def test_a_sample_of_zero_measures_nothing(manager: Store) -> None:
     make(manager, "counted001")
 
     stats = manager.stats(sample=0)
@@ -187,7 +185,7 @@ def test_a_sample_of_zero_measures_nothing(manager: SessionManager) -> None:
     assert (stats.sampled, stats.mean_bytes, stats.estimated_bytes) == (0, None, None)
 
 
-def test_a_negative_top_or_sample_is_refused(manager: SessionManager) -> None:
+def test_a_negative_top_or_sample_is_refused(manager: Store) -> None:
     with pytest.raises(ValueError, match="cannot be negative"):
         manager.stats(top=-1)
     with pytest.raises(ValueError, match="cannot be negative"):
@@ -198,14 +196,14 @@ def test_a_negative_top_or_sample_is_refused(manager: SessionManager) -> None:
 
 
 @pytest.fixture
-def crowd(manager: SessionManager) -> None:
+def crowd(manager: Store) -> None:
     """250 sessions of 50 users, and their 50 indexes: 300 keys of the prefix."""
     for number in range(250):
         user(manager, str(number % 50), number)
 
 
 def test_stats_walk_the_prefix_once_and_call_one_script_per_batch(
-    manager: SessionManager, crowd: None, command_log: Any
+    manager: Store, crowd: None, command_log: Any
 ) -> None:
     with command_log() as log:
         stats = manager.stats()
@@ -217,7 +215,7 @@ def test_stats_walk_the_prefix_once_and_call_one_script_per_batch(
     assert log.names.count("EVALSHA") == 3  # 300 keys, 100 a batch
 
 
-def test_progress_is_reported_after_every_batch(manager: SessionManager, crowd: None) -> None:
+def test_progress_is_reported_after_every_batch(manager: Store, crowd: None) -> None:
     seen: list[int] = []
 
     manager.stats(progress=seen.append)
@@ -231,7 +229,7 @@ def test_with_another_prefix_only_its_keys_are_read(
     with override_settings(
         REDIS_SESSIONS={"URL": redis_url, "PREFIX": "s*[x]?:", "USER_INDEX": True}
     ):
-        manager = get_manager()
+        manager = get_store()
         user(manager, "7", 1)
         redis_client.hset("sx:{wildcard02}", "#c", "1")
 
@@ -240,7 +238,7 @@ def test_with_another_prefix_only_its_keys_are_read(
     assert (stats.live, stats.authenticated, stats.other, stats.top_users) == (1, 1, 0, (("7", 1),))
 
 
-def test_the_async_twin_agrees(manager: SessionManager, crowd: None) -> None:
+def test_the_async_twin_agrees(manager: Store, crowd: None) -> None:
     seen: list[int] = []
 
     stats = asyncio.run(manager.astats(top=5, sample=10, progress=seen.append))

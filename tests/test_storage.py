@@ -11,9 +11,9 @@ import redis
 from django.core.signing import JSONSerializer
 from django.test import override_settings
 
-from redis_sessions.keys import new_session_key
-from redis_sessions.manager import get_manager
 from redis_sessions.session import SessionStore
+from redis_sessions.store import get_store
+from redis_sessions.store.keys import new_session_key
 
 AUTH_HASH = "a" * 64
 
@@ -125,7 +125,7 @@ def test_metadata_fields_hold_the_created_time_and_the_user_id(
     # Not saved since it was created: no last-saved time, which reads as the
     # created time.
     assert b"#m" not in stored
-    loaded = get_manager().load(cast(str, session.session_key))
+    loaded = get_store().load(cast(str, session.session_key))
     assert loaded is not None
     assert loaded.saved == loaded.created
 
@@ -140,7 +140,7 @@ def test_each_save_records_its_time_as_the_last_saved_time(redis_client: redis.R
 
     saved = int(redis_client.hget(redis_key, "#m") or 0)
     assert before <= saved <= before + 1
-    loaded = get_manager().load(cast(str, session.session_key))
+    loaded = get_store().load(cast(str, session.session_key))
     assert loaded is not None
     assert (loaded.created, loaded.saved) == (1000, saved)
 

@@ -10,15 +10,15 @@ import redis
 from django.test import override_settings
 
 from redis_sessions.exceptions import SessionDestroyed
-from redis_sessions.manager import SessionManager, get_manager
+from redis_sessions.store import Store, get_store
 
 
 @pytest.fixture
-def manager() -> SessionManager:
-    return get_manager()
+def manager() -> Store:
+    return get_store()
 
 
-def make(manager: SessionManager, key: str, **data: Any) -> str:
+def make(manager: Store, key: str, **data: Any) -> str:
     manager.create(key, data, 600)
     return key
 
@@ -27,7 +27,7 @@ def make(manager: SessionManager, key: str, **data: Any) -> str:
 
 
 def test_touch_gives_a_live_session_a_new_ttl_and_changes_nothing_else(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     make(manager, "touched001", a=1)
     before = redis_client.hgetall("sessions:{touched001}")
@@ -39,7 +39,7 @@ def test_touch_gives_a_live_session_a_new_ttl_and_changes_nothing_else(
 
 
 def test_touch_never_extends_a_tombstone_or_creates_a_session(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     make(manager, "touched001", a=1)
     manager.destroy("touched001")
@@ -54,7 +54,7 @@ def test_touch_never_extends_a_tombstone_or_creates_a_session(
 
 @pytest.mark.usefixtures("indexed")
 def test_touch_beyond_the_index_bound_moves_the_index_entry(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     make(manager, "touched001", _auth_user_id="7")
 
@@ -63,7 +63,7 @@ def test_touch_beyond_the_index_bound_moves_the_index_entry(
     assert redis_client.zscore("sessions:user:{7}", "touched001") > 100_000  # type: ignore[operator]
 
 
-def test_touch_with_no_ttl_left_is_refused(manager: SessionManager) -> None:
+def test_touch_with_no_ttl_left_is_refused(manager: Store) -> None:
     with pytest.raises(ValueError, match="TTL above zero"):
         manager.touch("touched001", 0)
 
@@ -71,7 +71,7 @@ def test_touch_with_no_ttl_left_is_refused(manager: SessionManager) -> None:
 # set
 
 
-def test_set_creates_a_missing_session(manager: SessionManager) -> None:
+def test_set_creates_a_missing_session(manager: Store) -> None:
     manager.set("setkey0001", {"a": 1}, 600)
 
     stored = manager.get("setkey0001")
@@ -79,7 +79,7 @@ def test_set_creates_a_missing_session(manager: SessionManager) -> None:
     assert stored.data == {"a": 1}
 
 
-def test_set_replaces_a_live_session_whole(manager: SessionManager) -> None:
+def test_set_replaces_a_live_session_whole(manager: Store) -> None:
     make(manager, "setkey0001", a=1, b=2)
 
     manager.set("setkey0001", {"c": 3}, 600)
@@ -89,7 +89,7 @@ def test_set_replaces_a_live_session_whole(manager: SessionManager) -> None:
     assert stored.data == {"c": 3}
 
 
-def test_set_never_brings_back_a_destroyed_session(manager: SessionManager) -> None:
+def test_set_never_brings_back_a_destroyed_session(manager: Store) -> None:
     make(manager, "setkey0001", a=1)
     manager.destroy("setkey0001")
 
@@ -102,7 +102,7 @@ def test_set_never_brings_back_a_destroyed_session(manager: SessionManager) -> N
 
 
 @pytest.fixture
-def crowd(manager: SessionManager, redis_client: redis.Redis) -> list[str]:
+def crowd(manager: Store, redis_client: redis.Redis) -> list[str]:
     """250 live sessions, 10 tombstones, and keys that are not sessions."""
     keys = [make(manager, f"crowd{number:05d}", n=number) for number in range(260)]
     for key in keys[250:]:
@@ -113,16 +113,14 @@ def crowd(manager: SessionManager, redis_client: redis.Redis) -> list[str]:
     return keys[:250]
 
 
-def test_iter_sessions_yields_every_live_session_once(
-    manager: SessionManager, crowd: list[str]
-) -> None:
+def test_iter_sessions_yields_every_live_session_once(manager: Store, crowd: list[str]) -> None:
     seen = [stored.session_key for stored in manager.iter_sessions()]
 
     assert sorted(seen) == crowd
 
 
 def test_iter_sessions_scans_hashes_and_reads_each_once(
-    manager: SessionManager, crowd: list[str], command_log: Any
+    manager: Store, crowd: list[str], command_log: Any
 ) -> None:
     with command_log() as log:
         for _ in manager.iter_sessions():
@@ -134,13 +132,13 @@ def test_iter_sessions_scans_hashes_and_reads_each_once(
     assert log.names.count("HGETALL") == 260  # live sessions and tombstones
 
 
-def test_count_counts_live_sessions_only(manager: SessionManager, crowd: list[str]) -> None:
+def test_count_counts_live_sessions_only(manager: Store, crowd: list[str]) -> None:
     assert manager.count() == 250
 
 
 @pytest.mark.usefixtures("indexed")
 def test_clear_deletes_only_this_prefix(
-    manager: SessionManager, crowd: list[str], redis_client: redis.Redis
+    manager: Store, crowd: list[str], redis_client: redis.Redis
 ) -> None:
     make(manager, "withuser01", _auth_user_id="7")
 
@@ -151,7 +149,7 @@ def test_clear_deletes_only_this_prefix(
 
 
 def test_count_checks_each_batch_with_one_script_call(
-    manager: SessionManager, crowd: list[str], command_log: Any
+    manager: Store, crowd: list[str], command_log: Any
 ) -> None:
     with command_log() as log:
         assert manager.count() == 250
@@ -162,7 +160,7 @@ def test_count_checks_each_batch_with_one_script_call(
 
 @pytest.mark.usefixtures("indexed")
 def test_clear_walks_the_prefix_once_and_unlinks_a_batch_at_a_time(
-    manager: SessionManager, crowd: list[str], command_log: Any
+    manager: Store, crowd: list[str], command_log: Any
 ) -> None:
     make(manager, "withuser01", _auth_user_id="7")
 
@@ -178,7 +176,7 @@ def test_clear_walks_the_prefix_once_and_unlinks_a_batch_at_a_time(
 
 @pytest.mark.usefixtures("indexed")
 def test_clear_leaves_keys_of_the_prefix_that_are_neither_sessions_nor_indexes(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     make(manager, "withuser01", _auth_user_id="7")
     redis_client.set("sessions:stray", "someone else's")
@@ -190,7 +188,7 @@ def test_clear_leaves_keys_of_the_prefix_that_are_neither_sessions_nor_indexes(
 
 @pytest.mark.usefixtures("indexed")
 def test_a_dry_run_of_clear_counts_what_it_would_delete_and_deletes_nothing(
-    manager: SessionManager, crowd: list[str], redis_client: redis.Redis
+    manager: Store, crowd: list[str], redis_client: redis.Redis
 ) -> None:
     make(manager, "withuser01", _auth_user_id="7")
     before = redis_client.dbsize()
@@ -201,7 +199,7 @@ def test_a_dry_run_of_clear_counts_what_it_would_delete_and_deletes_nothing(
 
 
 def test_bulk_operations_report_progress_after_every_batch(
-    manager: SessionManager, crowd: list[str]
+    manager: Store, crowd: list[str]
 ) -> None:
     counted: list[int] = []
     cleared: list[int] = []
@@ -214,7 +212,7 @@ def test_bulk_operations_report_progress_after_every_batch(
 
 
 def test_ttls_tell_the_seconds_left_none_for_no_expiry_and_zero_for_gone(
-    manager: SessionManager, redis_client: redis.Redis
+    manager: Store, redis_client: redis.Redis
 ) -> None:
     make(manager, "expiring01", a=1)
     make(manager, "persisted1", a=1)
@@ -232,7 +230,7 @@ def test_a_prefix_with_wildcards_matches_only_itself(
     redis_url: str, redis_client: redis.Redis
 ) -> None:
     with override_settings(REDIS_SESSIONS={"URL": redis_url, "PREFIX": "s*[x]?:"}):
-        manager = get_manager()
+        manager = get_store()
         make(manager, "wildcard01", a=1)
         redis_client.set("sx:{wildcard02}", "not this prefix")
 
@@ -242,7 +240,7 @@ def test_a_prefix_with_wildcards_matches_only_itself(
     assert redis_client.keys("*") == [b"sx:{wildcard02}"]
 
 
-def test_the_async_twins_agree(manager: SessionManager, crowd: list[str]) -> None:
+def test_the_async_twins_agree(manager: Store, crowd: list[str]) -> None:
     async def scenario() -> tuple[list[str], int, bool, int]:
         seen = [stored.session_key async for stored in manager.aiter_sessions()]
         scanned: list[int] = []
@@ -265,6 +263,6 @@ def test_the_async_twins_agree(manager: SessionManager, crowd: list[str]) -> Non
     assert cleared == 250 + 10 + 1 + 1  # live, tombstones, foreign, the async tombstone
 
 
-def test_get_is_load(manager: SessionManager) -> None:
-    assert SessionManager.get is SessionManager.load
-    assert SessionManager.aget is SessionManager.aload
+def test_get_is_load(manager: Store) -> None:
+    assert Store.get is Store.load
+    assert Store.aget is Store.aload

@@ -12,8 +12,8 @@ from django.test import override_settings
 
 from redis_sessions import checks
 from redis_sessions.exceptions import StoreUnavailable
-from redis_sessions.manager import get_manager
 from redis_sessions.session import SessionStore
+from redis_sessions.store import get_store
 from tests.servers import free_port
 from tests.stores_on_topologies import sentinel_settings
 from tests.topologies import ACLServer, SentinelGroup, TLSServer
@@ -29,7 +29,7 @@ def test_cluster_seeds_that_do_not_answer_make_the_first_use_fail(nowhere: str) 
     with override_settings(REDIS_SESSIONS={"CLUSTER_NODES": [nowhere]}):
         expected = f"No node of the Redis Cluster {nowhere}"
         with pytest.raises(StoreUnavailable, match=expected):
-            get_manager()
+            get_store()
         assert [message.id for message in checks.check_server()] == ["redis_sessions.E010"]
 
 

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
-from redis_sessions.manager import get_manager
 from redis_sessions.session import SessionStore
+from redis_sessions.store import get_store
 
 # Sessions are indexed by user in every test of this module.
 pytestmark = pytest.mark.usefixtures("indexed")
@@ -126,7 +126,7 @@ def test_destroying_by_key_alone_leaves_an_entry_that_reads_drop(
     SessionStore().delete(key)  # nothing loaded: the user is not known here
 
     assert list(index_of(redis_client, "7")) == [key]
-    assert get_manager().user_sessions("7") == []
+    assert get_store().user_sessions("7") == []
     assert index_of(redis_client, "7") == {}
 
 
@@ -136,8 +136,8 @@ def test_a_session_changing_hands_joins_the_new_users_index(redis_client: redis.
     session.save()
 
     assert list(index_of(redis_client, "8")) == [session.session_key]
-    assert get_manager().user_sessions("7") == []
-    assert [stored.session_key for stored in get_manager().user_sessions("8")] == [
+    assert get_store().user_sessions("7") == []
+    assert [stored.session_key for stored in get_store().user_sessions("8")] == [
         session.session_key
     ]
 
@@ -147,7 +147,7 @@ def test_logging_a_user_out_everywhere_spares_a_session_that_changed_hands() -> 
     session["_auth_user_id"] = "8"
     session.save()  # its entry in user 7's index is stale now
 
-    assert get_manager().destroy_user_sessions("7") == 0
+    assert get_store().destroy_user_sessions("7") == 0
     assert SessionStore().exists(session.session_key) is True
 
 
@@ -159,7 +159,7 @@ def test_the_index_key_expires_with_its_last_entry(redis_client: redis.Redis) ->
 
 
 def test_ten_thousand_expired_sessions_leave_an_empty_index(redis_client: redis.Redis) -> None:
-    manager = get_manager()
+    manager = get_store()
     for number in range(10_000):
         manager.create(f"expiring{number:05d}", {"_auth_user_id": "7"}, 2)
     # Each write prunes what has expired, so the index never holds more than
@@ -179,7 +179,7 @@ def test_user_sessions_lists_the_live_ones_oldest_first() -> None:
     second = key_of("7", note="second")
     session_of("8")
 
-    sessions = get_manager().user_sessions("7")
+    sessions = get_store().user_sessions("7")
 
     assert [stored.session_key for stored in sessions] in ([first, second], [second, first])
     assert {stored.data["note"] for stored in sessions} == {"first", "second"}
@@ -193,7 +193,7 @@ def test_user_sessions_drops_entries_of_sessions_that_ended_elsewhere(
     gone = key_of("7")
     redis_client.delete(f"sessions:{{{gone}}}")  # as if Redis had evicted it
 
-    sessions = get_manager().user_sessions("7")
+    sessions = get_store().user_sessions("7")
 
     assert [stored.session_key for stored in sessions] == [live]
     assert list(index_of(redis_client, "7")) == [live]
@@ -204,7 +204,7 @@ def test_log_out_everywhere_but_here(redis_client: redis.Redis) -> None:
     others = [key_of("7") for _ in range(3)]
     someone_else = key_of("8")
 
-    destroyed = get_manager().destroy_user_sessions("7", keep=here)
+    destroyed = get_store().destroy_user_sessions("7", keep=here)
 
     assert destroyed == 3
     assert SessionStore().exists(here) is True
@@ -216,7 +216,7 @@ def test_log_out_everywhere_but_here(redis_client: redis.Redis) -> None:
 def test_log_out_everywhere(redis_client: redis.Redis) -> None:
     keys = [key_of("7") for _ in range(3)]
 
-    assert get_manager().destroy_user_sessions("7") == 3
+    assert get_store().destroy_user_sessions("7") == 3
     assert not any(SessionStore().exists(key) for key in keys)
     assert redis_client.exists("sessions:user:{7}") == 0
 

@@ -14,13 +14,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from redis_sessions.keys import abbreviated
-from redis_sessions.manager import get_manager
+from redis_sessions.store import get_store
+from redis_sessions.store.keys import abbreviated
 
 #: The session key of the visit counter.
 VISITS = "visits"
 
-#: What the engine's own hash fields hold; see redis_sessions.codec.
+#: What the engine's own hash fields hold; see redis_sessions.store.codec.
 METADATA = {
     b"#c": "created (unix time)",
     b"#m": "last saved (unix time)",
@@ -86,7 +86,7 @@ def home(request: HttpRequest) -> HttpResponse:
         ) from exc
     session_key = session.session_key
     assert session_key is not None
-    manager = get_manager()
+    manager = get_store()
     redis_key = manager.redis_key(session_key)
     # The engine's client never decodes responses: names and values are bytes.
     stored = cast("dict[bytes, bytes]", manager.client.hgetall(redis_key))

@@ -26,10 +26,10 @@ from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from redis_sessions.connection import describe
 from redis_sessions.exceptions import StoreUnavailable
-from redis_sessions.keys import is_valid_session_key
-from redis_sessions.manager import Progress, SessionManager, get_manager
+from redis_sessions.store import Progress, Store, get_store
+from redis_sessions.store.clients import describe
+from redis_sessions.store.keys import is_valid_session_key
 
 
 def plain(text: str) -> str:
@@ -107,7 +107,7 @@ def not_negative(value: str) -> int:
 
 
 class SessionsCommand(BaseCommand):
-    """A command on the engine's sessions, through :func:`get_manager`."""
+    """A command on the engine's sessions, through :func:`get_store`."""
 
     #: Report progress every this many SCAN batches (of ``SCAN_COUNT`` keys).
     progress_every = 100
@@ -127,8 +127,8 @@ class SessionsCommand(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     @property
-    def manager(self) -> SessionManager:
-        return get_manager()
+    def manager(self) -> Store:
+        return get_store()
 
     def where(self) -> str:
         """The prefix and server the commands work on, for messages and prompts."""

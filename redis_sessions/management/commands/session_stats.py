@@ -4,7 +4,7 @@ How many sessions are live, how many belong to logged-in users, who holds the
 most, how long they have left and how much memory they take: the questions
 that come up when Redis grows or a user reports being logged out, and that
 ``redis-cli`` cannot answer without reading the engine's layout by hand. The
-numbers come from :meth:`SessionManager.stats`, one SCAN pass with one script
+numbers come from :meth:`Store.stats`, one SCAN pass with one script
 call per batch, so the command runs in flat memory on a store of any size.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from redis_sessions.management.base import SessionsCommand, not_negative, plural, size
-from redis_sessions.stats import TTL_BUCKETS, SessionStats
+from redis_sessions.store.stats import TTL_BUCKETS, SessionStats
 
 #: How the TTL buckets are shown, by name.
 BUCKET_LABELS = {

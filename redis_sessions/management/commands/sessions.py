@@ -36,7 +36,7 @@ from redis_sessions.management.base import (
     session_key,
     timestamp,
 )
-from redis_sessions.manager import StoredSession
+from redis_sessions.store import StoredSession
 
 
 def described(stored: StoredSession) -> str:

@@ -9,7 +9,7 @@ Four ways to reach the sessions' server, chosen by ``REDIS_SESSIONS``:
   Sentinel-backed one).
 
 Each gives a sync client and a factory of asyncio clients for the same server,
-database and credentials; :mod:`redis_sessions.loops` makes one asyncio client
+database and credentials; :mod:`redis_sessions.store.async_clients` makes one asyncio client
 per event loop with it.
 """
 
@@ -34,7 +34,7 @@ from redis.retry import Retry
 
 from redis_sessions.conf import conf
 from redis_sessions.exceptions import StoreUnavailable
-from redis_sessions.loops import ASYNC_MAX_CONNECTIONS, AsyncClient, async_twin
+from redis_sessions.store.async_clients import ASYNC_MAX_CONNECTIONS, AsyncClient, async_twin
 
 #: A sync client: one server (plain or through Sentinel) or a cluster.
 Client: TypeAlias = Redis | RedisCluster
@@ -114,7 +114,7 @@ def _without_credentials(url: str) -> str:
     if parts.username is None and parts.password is None:
         return url
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=host))
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 def tls_options() -> dict[str, Any]:

@@ -10,7 +10,7 @@ index and its permissions:
     See the list of sessions and each session's page, with secret values
     masked. Superusers hold every permission.
 ``redis_sessions.view_secrets``
-    See the values that :mod:`redis_sessions.masking` takes for secrets.
+    See the values that :mod:`redis_sessions.admin.masking` takes for secrets.
 ``redis_sessions.end_session``
     End a session, or every session of a user, as a logout does, after a
     confirmation page. Each ending is logged (logger ``redis_sessions``) and
@@ -19,7 +19,7 @@ index and its permissions:
 
 Nothing here adds or changes a session. Pages show a session key shortened,
 as logs do, and link to a session through a reference that does not give the
-key away (:mod:`redis_sessions.references`): a session key is a credential,
+key away (:mod:`redis_sessions.admin.references`): a session key is a credential,
 and staff who may look at sessions should not be able to take one over.
 """
 
@@ -50,13 +50,13 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from redis_sessions import paging
+from redis_sessions.admin import paging
+from redis_sessions.admin.masking import SECRET_KEYS, SECRET_WORDS, masked
+from redis_sessions.admin.references import open_reference, reference
 from redis_sessions.exceptions import StoreUnavailable
-from redis_sessions.keys import ABBREVIATED_LENGTH, abbreviated
-from redis_sessions.manager import SessionManager, StoredSession, get_manager
-from redis_sessions.masking import SECRET_KEYS, SECRET_WORDS, masked
 from redis_sessions.models import Session
-from redis_sessions.references import open_reference, reference
+from redis_sessions.store import Store, StoredSession, get_store
+from redis_sessions.store.keys import ABBREVIATED_LENGTH, abbreviated
 
 logger = logging.getLogger("redis_sessions")
 
@@ -124,11 +124,11 @@ class SessionAdmin(_ModelAdmin):
     :meth:`get_urls`); Django's add, change, delete and history views are not
     served."""
 
-    #: Sessions on a page of the list (about: see :mod:`redis_sessions.paging`).
+    #: Sessions on a page of the list (about: see :mod:`redis_sessions.admin.paging`).
     list_per_page = 100
     #: The most SCAN calls one page of the list makes.
     max_scans = 32
-    #: What makes a key of the session data secret (see :mod:`redis_sessions.masking`).
+    #: What makes a key of the session data secret (see :mod:`redis_sessions.admin.masking`).
     secret_words: tuple[str, ...] = SECRET_WORDS
     secret_keys: frozenset[str] = SECRET_KEYS
 
@@ -271,7 +271,7 @@ class SessionAdmin(_ModelAdmin):
                     user_ids.append(str(pk))
         return user_ids
 
-    def _listed(self, manager: SessionManager, ref: str) -> paging.Listed:
+    def _listed(self, manager: Store, ref: str) -> paging.Listed:
         session_key = open_reference(ref)
         found = paging.read_sessions(manager, [session_key]) if session_key else []
         if not found:
@@ -284,7 +284,7 @@ class SessionAdmin(_ModelAdmin):
         """The live sessions, a page at a time; or those of a user, or of a key."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        manager = get_manager()
+        manager = get_store()
         user_query = request.GET.get("user", "").strip()
         key_query = request.GET.get("key", "").strip().lower()
         authenticated = {"1": True, "0": False}.get(request.GET.get("auth", ""))
@@ -341,7 +341,7 @@ class SessionAdmin(_ModelAdmin):
 
     def _sessions_of(
         self,
-        manager: SessionManager,
+        manager: Store,
         user_query: str,
         key_query: str,
         authenticated: bool | None,
@@ -362,7 +362,7 @@ class SessionAdmin(_ModelAdmin):
         """A session's metadata and data, secrets masked unless the viewer may see them."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        listed = self._listed(get_manager(), reference)
+        listed = self._listed(get_store(), reference)
         (row,) = self._rows(request, [listed])
         data: Any = listed.session.data
         hidden = 0
@@ -387,7 +387,7 @@ class SessionAdmin(_ModelAdmin):
         """Ask, then end one session as a logout does."""
         if not (self.has_view_permission(request) and self.has_end_permission(request)):
             raise PermissionDenied
-        manager = get_manager()
+        manager = get_store()
         listed = self._listed(manager, reference)
         session = listed.session
         short_key = abbreviated(session.session_key)
@@ -422,7 +422,7 @@ class SessionAdmin(_ModelAdmin):
         """Ask, then end every session of a user: "log out everywhere"."""
         if not (self.has_view_permission(request) and self.has_end_permission(request)):
             raise PermissionDenied
-        manager = get_manager()
+        manager = get_store()
         if request.method == "POST":
             ended = manager.destroy_user_sessions(user_id)
             logger.info(

@@ -26,9 +26,7 @@ serializer every value goes through the serializer.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, Protocol
 
 from django.core.signing import JSONSerializer
@@ -81,16 +79,8 @@ class FieldCodec:
         self.serializer_class = serializer_class
         self.serializer = serializer_class()
         self.bare_strings = serializer_class is JSONSerializer
-        self._dumps: Callable[[Any], bytes]
-        self._loads: Callable[[bytes], Any]
-        if self.bare_strings:
-            # The same bytes as JSONSerializer.dumps(), which sets up a new
-            # encoder on every call: a third of the time of a whole encode.
-            self._dumps = _compact_json
-            self._loads = _json_loads
-        else:
-            self._dumps = self.serializer.dumps
-            self._loads = self.serializer.loads
+        self._dumps: Callable[[Any], bytes] = self.serializer.dumps
+        self._loads: Callable[[bytes], Any] = self.serializer.loads
 
     def encode(self, data: Mapping[str, Any]) -> Fields:
         """Return the data fields of ``data`` plus the ``#u`` metadata field."""
@@ -183,48 +173,6 @@ class FieldCodec:
         if self.bare_strings:
             return raw.decode()
         raise CorruptSession("a value without the serializer's tag")
-
-
-_json_encoder = json.JSONEncoder(separators=(",", ":"))
-
-
-def _make_compact_json() -> Callable[[Any], bytes]:
-    """Return a function giving the bytes ``JSONSerializer().dumps()`` gives.
-
-    Where the json module has its C encoder, one is made here, once: the
-    encoder's own ``encode()`` makes a new one on every call, which is most of
-    its time for a small value. Made without the circular-reference check
-    (whose state a shared encoder cannot keep), so a value that contains itself
-    raises ``RecursionError`` instead of ``ValueError``.
-    """
-    if c_make_encoder is None:  # pragma: no cover - CPython has the C encoder
-        return lambda value: _json_encoder.encode(value).encode("latin-1")
-    iterencode = c_make_encoder(
-        None,  # no circular-reference check
-        _json_encoder.default,
-        encode_basestring_ascii,
-        None,  # indent
-        ":",
-        ",",
-        False,  # sort_keys
-        False,  # skipkeys
-        True,  # allow_nan
-    )
-
-    def compact_json(value: Any) -> bytes:
-        return "".join(iterencode(value, 0)).encode("latin-1")
-
-    return compact_json
-
-
-_compact_json = _make_compact_json()
-
-
-_json_decoder = json.JSONDecoder()
-
-
-def _json_loads(raw: bytes) -> Any:
-    return _json_decoder.decode(raw.decode())
 
 
 def changes(

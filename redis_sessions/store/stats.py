@@ -1,6 +1,6 @@
 """Statistics of the store, gathered a SCAN batch at a time.
 
-:meth:`redis_sessions.manager.SessionManager.stats` walks every key of the
+:meth:`redis_sessions.store.Store.stats` walks every key of the
 prefix once and sends each batch to the ``survey`` script, which answers with a
 few values per key; :class:`StatsCollector` folds those answers into a
 :class:`SessionStats`. Nothing is kept per session or per user beyond the
@@ -52,7 +52,7 @@ def ttl_bucket(ttl: int) -> str:
 
 @dataclass(frozen=True)
 class SessionStats:
-    """What :meth:`SessionManager.stats` found under the prefix.
+    """What :meth:`Store.stats` found under the prefix.
 
     Counts come from one SCAN pass: a key that SCAN returns twice, as it may
     while Redis resizes its table, is counted twice, as ``redis-cli --scan``

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import TypeGuard
 
 #: A session key from a cookie is sent to Redis only if it matches this.
 SESSION_KEY_RE = re.compile(r"[a-z0-9]{8,64}")
@@ -14,7 +15,7 @@ _KEY_CHARACTERS = b"abcdefghijklmnopqrstuvwxyz234567"
 _BYTE_TO_CHARACTER = bytes(_KEY_CHARACTERS[byte % 32] for byte in range(256))
 
 
-def is_valid_session_key(session_key: object) -> bool:
+def is_valid_session_key(session_key: object) -> TypeGuard[str]:
     """Tell whether ``session_key`` may name a session: 8 to 64 of ``[a-z0-9]``."""
     return isinstance(session_key, str) and SESSION_KEY_RE.fullmatch(session_key) is not None
 
@@ -23,9 +24,9 @@ def new_session_key() -> str:
     """Return a random session key: 32 characters of ``[a-z2-7]``, 160 random bits.
 
     That is the strength of Django's own keys (32 of ``[a-z0-9]``, 165 bits),
-    drawn from the OS in one call instead of one per character, which took
-    half the time of a whole create. Each random byte picks one of 32
-    characters (256 is a multiple of 32, so every character is equally likely).
+    drawn from the OS in one call rather than one per character. Each random
+    byte picks one of 32 characters (256 is a multiple of 32, so every
+    character is equally likely).
     No EXISTS is sent: the create script refuses a key that is taken, and the
     caller then draws another one.
     """

@@ -23,12 +23,12 @@ import re
 
 from django.utils.crypto import salted_hmac
 
-from redis_sessions.keys import is_valid_session_key
+from redis_sessions.store.keys import is_valid_session_key
 
 __all__ = ["open_reference", "reference"]
 
-_IV_SALT = "redis_sessions.references.iv"
-_STREAM_SALT = "redis_sessions.references.stream"
+_IV_SALT = "redis_sessions.admin.references.iv"
+_STREAM_SALT = "redis_sessions.admin.references.stream"
 _IV_LENGTH = 16
 # What a reference to a key of 8 to 64 characters looks like: unpadded URL-safe base64
 # of 24 to 80 bytes.
