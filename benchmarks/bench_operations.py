@@ -46,6 +46,7 @@ import redis
 from django.contrib.sessions.backends.base import SessionBase
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
 from django.core.cache import caches
+from redis.utils import HIREDIS_AVAILABLE
 
 from benchmarks.report import (
     Facts,
@@ -165,28 +166,6 @@ def redis_key_of(name: str, session_key: str) -> str:
         return get_store().redis_key(session_key)
     alias = DJANGO_REDIS_ALIAS if name == CACHE_DJANGO_REDIS else BUILTIN_ALIAS
     return caches[alias].make_key(CacheSessionStore.cache_key_prefix + session_key)
-
-
-def client_of(name: str) -> redis.Redis:
-    """Return the redis-py client through which store ``name`` talks to Redis."""
-    if name == ENGINE:
-        from redis_sessions.store import get_store
-
-        client = get_store().client
-        assert isinstance(client, redis.Redis)
-        return client
-    if name == CACHE_DJANGO_REDIS:
-        return caches[DJANGO_REDIS_ALIAS].client.get_client(write=True)  # type: ignore[attr-defined,no-any-return]
-    return caches[BUILTIN_ALIAS]._cache.get_client(write=True)  # type: ignore[attr-defined,no-any-return]
-
-
-def parser_of(client: redis.Redis) -> str:
-    """Name the reply parser a client's connections use (hiredis or pure Python)."""
-    # A connection made aside (never connected): it has the pool's parser, and
-    # this works on every redis-py the package supports.
-    pool = client.connection_pool
-    connection = pool.connection_class(**pool.connection_kwargs)
-    return type(connection._parser).__name__
 
 
 class Bench:
@@ -476,13 +455,13 @@ def count_commands(
 
 def facts(admin: redis.Redis, benches: Sequence[Bench], ops: int, rounds: int) -> Facts:
     """Return what a reader needs to judge the numbers: versions, sizes, date."""
-    parsers = ", ".join(
-        f"{b.name}: {parser_of(client_of(b.name))}" for b in benches if b.name != FLOOR
-    )
     floor = next(b for b in benches if isinstance(b, FloorBench))
+    # Every store's client is a redis-py client of this process: they parse
+    # replies alike, with hiredis when redis-py finds it.
+    parser = "hiredis" if HIREDIS_AVAILABLE else "redis-py's own (no hiredis)"
     return [
         *run_facts("Django", "redis-py", "hiredis", "django-redis"),
-        ("Reply parsers", f"{FLOOR}: {parser_of(floor.client)}, {parsers}"),
+        ("Reply parser", parser),
         ("Server", f"{server_version(admin)} on loopback TCP"),
         ("Machine", machine()),
         ("Session", f"{len(SESSION_DATA)} keys, {len(floor.value)} bytes pickled"),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_save
 
 
 class RedisSessionsConfig(AppConfig):
@@ -12,9 +12,14 @@ class RedisSessionsConfig(AppConfig):
     def ready(self) -> None:
         # Imported for its side effect: registering the system checks.
         from redis_sessions import checks  # noqa: F401
-        from redis_sessions.signals import end_sessions_on_password_change
+        from redis_sessions.signals import end_sessions_on_password_change, note_password_change
 
         if self.apps is not None and self.apps.is_installed("django.contrib.auth"):
+            pre_save.connect(
+                note_password_change,
+                sender=settings.AUTH_USER_MODEL,
+                dispatch_uid="redis_sessions.note_password_change",
+            )
             post_save.connect(
                 end_sessions_on_password_change,
                 sender=settings.AUTH_USER_MODEL,

@@ -16,11 +16,12 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeAlias
 
 import pytest
 import redis
 from django.contrib import admin
+from django.contrib.admin import AdminSite
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.db import connection
@@ -35,9 +36,9 @@ from redis_sessions.store import Store, get_store
 from redis_sessions.store.keys import abbreviated
 from tests.servers import free_port
 
-if TYPE_CHECKING:
-    # What the test client returns: a response with the context and templates.
-    from django.test.client import _MonkeyPatchedWSGIResponse as Response
+#: What the test client returns: a response with the context and templates
+#: added, whose type Django does not make public.
+Response: TypeAlias = Any
 
 pytestmark = pytest.mark.django_db
 
@@ -993,19 +994,22 @@ def test_the_app_works_without_the_admin_and_never_loads_its_admin_module(
 # README.rst
 
 
-def test_the_readme_example_of_a_subclass_registers_it_in_place(manager: Store) -> None:
+def test_the_readme_example_of_a_subclass_registers_it_in_place(
+    manager: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     readme = (REPOSITORY / "README.rst").read_text()
     block = r"\.\. code-block:: python\n\n((?:    .*\n|\n)*?    admin\.site\.register\(.*\)\n)"
     (example,) = re.findall(block, readme)
-    original = admin.site.get_model_admin(Session)
-    try:
-        exec(textwrap.dedent(example), {})
-        replaced = admin.site.get_model_admin(Session)
+    # The example runs against a site of its own, as the default one.
+    site = AdminSite()
+    site.register(Session, SessionAdmin)
+    monkeypatch.setattr(admin, "site", site)
+    monkeypatch.setattr(admin.sites, "site", site)
 
-        assert type(replaced).__name__ == "StrictSessionAdmin"
-        assert isinstance(replaced, SessionAdmin)
-        assert replaced.list_per_page == 50
-        assert "otp" in replaced.secret_words
-    finally:
-        # The very instance whose views the URLs were built from.
-        admin.site._registry[Session] = original
+    exec(textwrap.dedent(example), {})
+    replaced = site.get_model_admin(Session)
+
+    assert type(replaced).__name__ == "StrictSessionAdmin"
+    assert isinstance(replaced, SessionAdmin)
+    assert replaced.list_per_page == 50
+    assert "otp" in replaced.secret_words

@@ -31,7 +31,7 @@ DISTRIBUTION = "django_redis_session_engine"
 VERSION = redis_sessions.__version__
 LUA_SCRIPTS = sorted(
     path.relative_to(REPOSITORY).as_posix()
-    for path in (REPOSITORY / "redis_sessions" / "lua").rglob("*.lua")
+    for path in (REPOSITORY / "redis_sessions" / "store" / "lua").rglob("*.lua")
 )
 
 # Not copied: version control, tools' caches and earlier builds.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -65,3 +66,27 @@ def test_without_the_setting_other_sessions_stay_in_redis() -> None:
     # Django itself refuses the phone's session at its next request (its
     # password hash no longer matches), but it stays in Redis until then.
     assert SessionStore().exists(phone_key) is True
+
+
+@pytest.mark.usefixtures("ada", "revoking")
+def test_a_save_of_named_fields_without_the_password_asks_the_database_nothing_more(
+    ada: User, django_assert_num_queries: Any
+) -> None:
+    _, key = logged_in_client()
+
+    with django_assert_num_queries(1):  # the UPDATE itself
+        ada.save(update_fields=["last_login"])
+
+    assert SessionStore().exists(key) is True
+
+
+@pytest.mark.usefixtures("ada", "revoking")
+def test_a_password_set_outside_a_request_ends_every_session(ada: User) -> None:
+    _, laptop_key = logged_in_client()
+    _, phone_key = logged_in_client()
+
+    ada.set_password("new")
+    ada.save()
+
+    assert SessionStore().exists(laptop_key) is False
+    assert SessionStore().exists(phone_key) is False
