@@ -28,7 +28,7 @@ pytest: $(STAMP)
 
 ## The manual, from docs/ to docs/_build/html/, with every warning an error.
 docs: $(STAMP)
-	$(BIN)/python -m sphinx -n -W --keep-going -b html docs docs/_build/html
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 ## The example project on a throwaway Redis, at http://127.0.0.1:8000/.
 demo: $(STAMP)
