@@ -4,16 +4,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint types pytest matrix dist bench clean
+.PHONY: test demo lint types pytest docs matrix dist bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,docs]'
 	touch $(STAMP)
 
-## Everything CI runs: lint, types and the whole test suite with coverage.
-test: lint types pytest
+## Everything CI runs: lint, types, the whole test suite with coverage, and the manual.
+test: lint types pytest docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -25,6 +25,10 @@ types: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=95
+
+## The manual, from docs/ to docs/_build/html/, with every warning an error.
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 ## The example project on a throwaway Redis, at http://127.0.0.1:8000/.
 demo: $(STAMP)
@@ -48,7 +52,7 @@ matrix: $(STAMP)
 dist: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 
-## The benchmarks whose tables README.rst shows.
+## The benchmarks whose tables docs/benchmarks.rst shows.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.bench_operations
@@ -58,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_failover
 
 clean:
-	rm -rf $(VENV) .tox .cache build dist *.egg-info .coverage .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tox .cache build dist docs/_build *.egg-info .coverage .mypy_cache .ruff_cache .pytest_cache

@@ -991,15 +991,15 @@ def test_the_app_works_without_the_admin_and_never_loads_its_admin_module(
     assert walked.stdout == "loaded 42\nadmin False\n"
 
 
-# README.rst
+# docs/admin.rst
 
 
-def test_the_readme_example_of_a_subclass_registers_it_in_place(
+def test_the_manuals_example_of_a_subclass_registers_it_in_place(
     manager: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    readme = (REPOSITORY / "README.rst").read_text()
+    page = (REPOSITORY / "docs" / "admin.rst").read_text()
     block = r"\.\. code-block:: python\n\n((?:    .*\n|\n)*?    admin\.site\.register\(.*\)\n)"
-    (example,) = re.findall(block, readme)
+    (example,) = re.findall(block, page)
     # The example runs against a site of its own, as the default one.
     site = AdminSite()
     site.register(Session, SessionAdmin)

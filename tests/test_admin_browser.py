@@ -6,8 +6,8 @@ chromium``; ``.ci/run`` installs it), never one that ``playwright install``
 downloads. Without it these tests fail, saying so: they are part of ``make test``.
 Marked ``browser``: ``pytest -m 'not browser'`` leaves them out.
 
-``REDIS_SESSIONS_SCREENSHOTS=docs`` makes them write the screenshots README.rst
-shows into ``docs/``.
+``REDIS_SESSIONS_SCREENSHOTS=docs`` makes them write the screenshots that the
+manual's docs/admin.rst shows into ``docs/``.
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def test_the_pages_in_light_and_dark_mode(
     manager: Store,
     tmp_path: Path,
 ) -> None:
-    """Also the screenshots of README.rst: a few users' sessions, as a support
+    """Also the screenshots of docs/admin.rst: a few users' sessions, as a support
     person who may view sessions sees them."""
     make_user("support", "view_session")
     people = {name: make_user(name, staff=False) for name in ("alice", "bob", "carol")}

@@ -4,7 +4,7 @@ Each test starts a topology of its own (the shared ones of the other tests are
 left alone), runs :class:`~tests.failover_load.SessionLoad` on it, kills the
 primary, and waits for the failover. The seconds it took are printed; the
 benchmark ``benchmarks/bench_failover.py`` repeats this to give the figures in
-README.
+docs/topologies.rst.
 """
 
 from __future__ import annotations

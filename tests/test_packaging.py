@@ -39,9 +39,13 @@ NOT_COPIED = shutil.ignore_patterns(
     ".git", ".venv", ".tox", ".cache", ".*_cache", "build", "dist", "*.egg-info", ".coverage*"
 )
 # Planted in the copy: what runs leave in a checkout, which no distribution ships.
-LEFTOVERS = ["example_project/db.sqlite3", "redis_sessions/__pycache__/session.cpython-313.pyc"]
+LEFTOVERS = [
+    "example_project/db.sqlite3",
+    "redis_sessions/__pycache__/session.cpython-313.pyc",
+    "docs/_build/html/index.html",
+]
 # Folders the sdist carries whole, apart from leftovers.
-SDIST_FOLDERS = ["redis_sessions", "tests", "example_project", "benchmarks"]
+SDIST_FOLDERS = ["redis_sessions", "tests", "example_project", "benchmarks", "docs"]
 SDIST_FILES = [
     "PKG-INFO", "setup.cfg", "pyproject.toml", "MANIFEST.in", "README.rst", "CHANGELOG.rst",
     "tox.ini", "Makefile",
@@ -49,7 +53,7 @@ SDIST_FILES = [
 
 
 def is_leftover(name: str) -> bool:
-    return name.endswith((".sqlite3", ".pyc")) or "__pycache__" in name
+    return name.endswith((".sqlite3", ".pyc")) or "__pycache__" in name or "docs/_build/" in name
 
 
 @dataclass
@@ -180,7 +184,7 @@ def test_the_sdist_has_the_docs_and_the_files_to_build_and_test(build: Build) ->
     assert set(SDIST_FILES) <= build.sdist_files()
 
 
-def test_the_sdist_has_the_package_tests_example_project_and_benchmarks_whole(
+def test_the_sdist_has_the_package_tests_example_project_benchmarks_and_docs_whole(
     build: Build,
 ) -> None:
     in_checkout = {
@@ -190,11 +194,17 @@ def test_the_sdist_has_the_package_tests_example_project_and_benchmarks_whole(
         if path.is_file() and not is_leftover(name := path.relative_to(build.source).as_posix())
     }
 
-    assert {*LUA_SCRIPTS, "tests/test_packaging.py", "example_project/manage.py"} <= in_checkout
+    assert {
+        *LUA_SCRIPTS,
+        "tests/test_packaging.py",
+        "example_project/manage.py",
+        "docs/conf.py",
+        "docs/admin-list.png",
+    } <= in_checkout
     assert in_checkout <= build.sdist_files()
 
 
-def test_the_sdist_leaves_out_databases_and_bytecode(build: Build) -> None:
+def test_the_sdist_leaves_out_databases_bytecode_and_the_built_manual(build: Build) -> None:
     assert all((build.source / leftover).is_file() for leftover in LEFTOVERS)
     assert not [name for name in build.sdist_files() if is_leftover(name)]
 
