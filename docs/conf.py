@@ -18,6 +18,8 @@ if not settings.configured:
     settings.configure(
         INSTALLED_APPS=[
             "redis_sessions",
+            "django.contrib.admin",
+            "django.contrib.messages",
             "django.contrib.auth",
             "django.contrib.contenttypes",
             "django.contrib.sessions",
