@@ -3,7 +3,7 @@
 Only the admin's autodiscovery imports this module, so a site without
 ``django.contrib.admin`` never loads it. The model it registers,
 :class:`redis_sessions.models.Session`, has no table: the views below read
-Redis through the manager, and the model lends them its place in the admin
+Redis through the store, and the model lends them its place in the admin
 index and its permissions:
 
 ``redis_sessions.view_session``
@@ -271,9 +271,9 @@ class SessionAdmin(_ModelAdmin):
                     user_ids.append(str(pk))
         return user_ids
 
-    def _listed(self, manager: Store, ref: str) -> paging.Listed:
+    def _listed(self, store: Store, ref: str) -> paging.Listed:
         session_key = open_reference(ref)
-        found = paging.read_sessions(manager, [session_key]) if session_key else []
+        found = paging.read_sessions(store, [session_key]) if session_key else []
         if not found:
             raise Http404(_("No live session has this address: it ended, or never was."))
         return found[0]
@@ -284,7 +284,7 @@ class SessionAdmin(_ModelAdmin):
         """The live sessions, a page at a time; or those of a user, or of a key."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        manager = get_store()
+        store = get_store()
         user_query = request.GET.get("user", "").strip()
         key_query = request.GET.get("key", "").strip().lower()
         authenticated = {"1": True, "0": False}.get(request.GET.get("auth", ""))
@@ -296,17 +296,17 @@ class SessionAdmin(_ModelAdmin):
             listed = []
             notice = _("Session keys are made of the letters a to z and the digits 0 to 9.")
         elif user_query:
-            listed = self._sessions_of(manager, user_query, key_query, authenticated)
+            listed = self._sessions_of(store, user_query, key_query, authenticated)
         elif len(key_query) > ABBREVIATED_LENGTH:
             listed = [
                 item
-                for item in paging.read_sessions(manager, [key_query])
+                for item in paging.read_sessions(store, [key_query])
                 if authenticated is None or (item.session.user_id is not None) == authenticated
             ]
         else:
             try:
                 listed, next_cursor = paging.scan_page(
-                    manager,
+                    store,
                     cursor,
                     self.list_per_page,
                     key_prefix=key_query,
@@ -341,7 +341,7 @@ class SessionAdmin(_ModelAdmin):
 
     def _sessions_of(
         self,
-        manager: Store,
+        store: Store,
         user_query: str,
         key_query: str,
         authenticated: bool | None,
@@ -350,11 +350,11 @@ class SessionAdmin(_ModelAdmin):
             return []
         found: dict[str, StoredSession] = {}
         for user_id in self._user_ids(user_query):
-            for stored in manager.user_sessions(user_id):
+            for stored in store.user_sessions(user_id):
                 if not key_query or _key_matches(stored.session_key, key_query):
                     found[stored.session_key] = stored
         sessions = sorted(found.values(), key=lambda stored: (stored.created, stored.session_key))
-        return paging.with_details(manager, sessions)
+        return paging.with_details(store, sessions)
 
     # One session
 
@@ -387,13 +387,13 @@ class SessionAdmin(_ModelAdmin):
         """Ask, then end one session as a logout does."""
         if not (self.has_view_permission(request) and self.has_end_permission(request)):
             raise PermissionDenied
-        manager = get_store()
-        listed = self._listed(manager, reference)
+        store = get_store()
+        listed = self._listed(store, reference)
         session = listed.session
         short_key = abbreviated(session.session_key)
         if request.method == "POST":
             # The user id lets the index entry go in the same round trip.
-            if manager.destroy(session.session_key, user_id=session.user_id):
+            if store.destroy(session.session_key, user_id=session.user_id):
                 logger.info(
                     "%s ended session %s (user %s) in the admin.",
                     _actor(request),
@@ -422,9 +422,9 @@ class SessionAdmin(_ModelAdmin):
         """Ask, then end every session of a user: "log out everywhere"."""
         if not (self.has_view_permission(request) and self.has_end_permission(request)):
             raise PermissionDenied
-        manager = get_store()
+        store = get_store()
         if request.method == "POST":
-            ended = manager.destroy_user_sessions(user_id)
+            ended = store.destroy_user_sessions(user_id)
             logger.info(
                 "%s ended %d session(s) of user %s in the admin.",
                 _actor(request),
@@ -443,10 +443,10 @@ class SessionAdmin(_ModelAdmin):
                 % {"count": ended, "user": user_id},
             )
             return HttpResponseRedirect(self._url("changelist"))
-        sessions = manager.user_sessions(user_id)
+        sessions = store.user_sessions(user_id)
         if not sessions:
             raise Http404(_("This user has no live session."))
-        rows = self._rows(request, paging.with_details(manager, sessions))
+        rows = self._rows(request, paging.with_details(store, sessions))
         context = self._context(
             request,
             _("End every session of user %(user)s?") % {"user": rows[0].user_label},

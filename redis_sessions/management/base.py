@@ -127,20 +127,20 @@ class SessionsCommand(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     @property
-    def manager(self) -> Store:
+    def store(self) -> Store:
         return get_store()
 
     def where(self) -> str:
         """The prefix and server the commands work on, for messages and prompts."""
-        manager = self.manager
-        return f"{manager.prefix!r} on {describe(manager.client)}"
+        store = self.store
+        return f"{store.prefix!r} on {describe(store.client)}"
 
     @staticmethod
     def add_json(parser: CommandParser) -> None:
         parser.add_argument(
             "--json",
             action="store_true",
-            help="Print JSON for programs (keys documented in the README) instead of text.",
+            help="Print JSON for programs (its keys are in the manual) instead of text.",
         )
 
     @staticmethod

@@ -60,7 +60,7 @@ class Command(SessionsCommand):
         self.add_json(parser)
 
     def handle(self, *args: Any, top: int, sample: int, json: bool, **options: Any) -> None:
-        stats = self.manager.stats(top=top, sample=sample, progress=self.progress("Surveying"))
+        stats = self.store.stats(top=top, sample=sample, progress=self.progress("Surveying"))
         if json:
             self.write_json(self.as_json(stats))
         else:
@@ -68,7 +68,7 @@ class Command(SessionsCommand):
 
     def as_json(self, stats: SessionStats) -> dict[str, Any]:
         return {
-            "prefix": self.manager.prefix,
+            "prefix": self.store.prefix,
             "live": stats.live,
             "authenticated": stats.authenticated,
             "anonymous": stats.anonymous,

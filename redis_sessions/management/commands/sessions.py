@@ -5,7 +5,7 @@ when?", to read one session, and to log someone out, one session or all of
 theirs, after a lost laptop or a leaked cookie. In redis-cli that means knowing
 the engine's key layout, its metadata fields and its tombstones, and getting
 the user index right by hand; a wrong ``DEL`` even lets a concurrent request
-save the session back. These subcommands go through the manager's store API,
+save the session back. These subcommands go through the store's public API,
 which keeps those guarantees::
 
     manage.py sessions list [--user UID] [--limit N] [--json]
@@ -144,13 +144,13 @@ class Command(SessionsCommand):
     # list
 
     def list_sessions(self, *, user: str | None, limit: int, json: bool) -> None:
-        manager = self.manager
-        found = manager.iter_sessions() if user is None else iter(manager.user_sessions(user))
+        store = self.store
+        found = store.iter_sessions() if user is None else iter(store.user_sessions(user))
         # One more than shown, to tell whether there are more.
         sessions = list(islice(found, limit + 1))
         more = len(sessions) > limit
         sessions = sessions[:limit]
-        ttls = manager.ttls([stored.session_key for stored in sessions])
+        ttls = store.ttls([stored.session_key for stored in sessions])
         if json:
             self.write_json(
                 {
@@ -196,7 +196,7 @@ class Command(SessionsCommand):
     # count
 
     def count_sessions(self, *, json: bool) -> None:
-        live = self.manager.count(progress=self.progress("Counting"))
+        live = self.store.count(progress=self.progress("Counting"))
         if json:
             self.write_json({"live": live})
         else:
@@ -205,11 +205,11 @@ class Command(SessionsCommand):
     # show
 
     def show_session(self, key: str, *, json: bool) -> None:
-        manager = self.manager
-        stored = manager.get(key)
+        store = self.store
+        stored = store.get(key)
         if stored is None:
             raise CommandError("No live session has this key: it is missing, expired or destroyed.")
-        (ttl,) = manager.ttls([key])
+        (ttl,) = store.ttls([key])
         if json:
             self.write_json({**self.summary(stored, ttl), "data": stored.data})
             return
@@ -231,10 +231,10 @@ class Command(SessionsCommand):
     # clear
 
     def clear_sessions(self, *, dry_run: bool, interactive: bool) -> None:
-        manager = self.manager
+        store = self.store
         what = "(sessions, tombstones and user indexes)"
         if dry_run:
-            doomed = manager.clear(dry_run=True, progress=self.progress("Counting"))
+            doomed = store.clear(dry_run=True, progress=self.progress("Counting"))
             self.say(f"Would delete {plural(doomed, 'key')} under {self.where()} {what}.")
             return
         self.confirm(
@@ -242,7 +242,7 @@ class Command(SessionsCommand):
             interactive=interactive,
             nothing_done="nothing was deleted",
         )
-        deleted = manager.clear(progress=self.progress("Clearing"))
+        deleted = store.clear(progress=self.progress("Clearing"))
         self.say(f"Deleted {plural(deleted, 'key')} under {self.where()} {what}.")
 
     # revoke
@@ -267,8 +267,8 @@ class Command(SessionsCommand):
             self.revoke_user(user, keep=keep, dry_run=dry_run, interactive=interactive)
 
     def revoke_one(self, key: str, *, dry_run: bool, interactive: bool) -> None:
-        manager = self.manager
-        stored = manager.get(key)
+        store = self.store
+        stored = store.get(key)
         if stored is None:
             self.say("No live session has this key; nothing to revoke.")
             return
@@ -281,14 +281,14 @@ class Command(SessionsCommand):
             nothing_done="nothing was revoked",
         )
         # The user id lets the index entry go in the same round trip.
-        if manager.destroy(key, user_id=stored.user_id):
+        if store.destroy(key, user_id=stored.user_id):
             self.say(f"Revoked {described(stored)}.")
         else:
             self.say("No live session has this key; nothing to revoke.")
 
     def revoke_user(self, user: str, *, keep: str | None, dry_run: bool, interactive: bool) -> None:
-        manager = self.manager
-        doomed = [stored for stored in manager.user_sessions(user) if stored.session_key != keep]
+        store = self.store
+        doomed = [stored for stored in store.user_sessions(user) if stored.session_key != keep]
         but = "" if keep is None else f", keeping {keep}"
         if not doomed:
             self.say(f"User {user} has no live session to revoke{but}.")
@@ -304,5 +304,5 @@ class Command(SessionsCommand):
             interactive=interactive,
             nothing_done="nothing was revoked",
         )
-        revoked = manager.destroy_user_sessions(user, keep=keep)
+        revoked = store.destroy_user_sessions(user, keep=keep)
         self.say(f"Revoked {plural(revoked, 'session')} of user {user}{but}.")
