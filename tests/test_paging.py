@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
@@ -286,3 +287,45 @@ def test_an_unreachable_server_raises_store_unavailable(
         pytest.raises(StoreUnavailable, match="Check that the server is up"),
     ):
         read(get_store())
+
+
+# The asyncio twins run the same plans on the store's asyncio driver.
+
+
+def test_an_asyncio_walk_lists_what_the_sync_walk_lists(manager: Store) -> None:
+    for number in range(30):
+        manager.create(key(f"a{number:02d}"), {"_auth_user_id": str(number % 3)}, 3600)
+
+    async def walk_asyncio() -> list[paging.Page]:
+        pages = [await paging.ascan_page(manager, "0", 7)]
+        while pages[-1].cursor != "0":
+            pages.append(await paging.ascan_page(manager, pages[-1].cursor, 7))
+        return pages
+
+    assert sorted(keys_of(asyncio.run(walk_asyncio()))) == sorted(keys_of(walk(manager, 7)))
+
+
+def test_asyncio_reads_give_what_sync_reads_give(manager: Store) -> None:
+    manager.create(key("one"), {"_auth_user_id": "7"}, 600)
+    manager.create(key("two"), {"_auth_user_id": "7"}, 600)
+    sessions = manager.user_sessions("7")
+
+    async def read() -> tuple[list[paging.Listed], list[paging.Listed]]:
+        found = await paging.aread_sessions(manager, [key("one"), key("nope"), key("two")])
+        detailed = await paging.awith_details(manager, sessions)
+        return found, detailed
+
+    found, detailed = asyncio.run(read())
+
+    assert sorted(listed.session for listed in found) == sorted(sessions)
+    assert [listed.session for listed in detailed] == sessions
+    assert all(590 <= (listed.ttl or 0) <= 600 for listed in found + detailed)
+
+
+def test_an_asyncio_page_of_an_unreachable_server_raises_store_unavailable() -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    with (
+        override_settings(REDIS_SESSIONS={"URL": nowhere}),
+        pytest.raises(StoreUnavailable, match="could not scan the sessions"),
+    ):
+        asyncio.run(paging.ascan_page(get_store()))

@@ -181,3 +181,31 @@ def test_no_private_name_of_a_dependency_is_used(path: Path) -> None:
     found = list(reaches(parsed(path), own_names(), django_engine_names()))
 
     assert found == []
+
+
+def test_the_session_engine_overrides_only_what_djangos_own_engines_override() -> None:
+    from django.contrib.sessions.backends import cache, cached_db, db, file, signed_cookies
+    from django.contrib.sessions.backends.base import SessionBase
+
+    from redis_sessions.session import SessionStore
+
+    inherited = set(vars(SessionBase))
+    engines = (cache, cached_db, db, file, signed_cookies)
+    overridden_by_django = {
+        name for engine in engines for name in vars(engine.SessionStore) if name in inherited
+    }
+
+    overridden = {name for name in vars(SessionStore) if name in inherited}
+
+    assert overridden - {"__doc__", "__module__"} <= overridden_by_django
+    assert "__init__" in overridden
+
+
+def test_the_session_engine_is_set_up_by_session_bases_own_init() -> None:
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    from redis_sessions.session import SessionStore
+
+    # SessionBase.__init__ is what sets the serializer.
+    assert SessionStore().serializer is import_string(settings.SESSION_SERIALIZER)
