@@ -232,7 +232,7 @@ def test_the_installed_package_has_its_lua_scripts_and_py_typed(project: Project
         "from pathlib import Path; import redis_sessions; "
         "package = Path(redis_sessions.__file__).parent; "
         "print(sorted(p.relative_to(package.parent).as_posix() "
-        "for p in package.joinpath('lua').rglob('*.lua'))); "
+        "for p in package.joinpath('store', 'lua').rglob('*.lua'))); "
         "print(package.joinpath('py.typed').is_file())",
     )
 
