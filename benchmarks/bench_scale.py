@@ -64,7 +64,7 @@ from benchmarks.report import (
 )
 from redis_sessions.codec import FieldCodec
 from redis_sessions.keys import new_session_key
-from tests.servers import RedisServer
+from tests.support.servers import RedisServer
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SETTINGS = "benchmarks.scale_settings"

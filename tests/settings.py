@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from tests.django_suite import ensure_django_tests
+from tests.support.django_suite import ensure_django_tests
 
 # Django's own session tests are imported as the package ``sessions_tests``.
 sys.path.insert(0, str(ensure_django_tests()))

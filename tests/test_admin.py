@@ -33,7 +33,7 @@ from redis_sessions.manager import SessionManager, get_manager
 from redis_sessions.masking import MASK
 from redis_sessions.models import Session
 from redis_sessions.references import open_reference, reference
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 if TYPE_CHECKING:
     # What the test client returns: a response with the context and templates.
@@ -617,7 +617,7 @@ def test_an_anonymous_session_page_offers_no_user_wide_end(
     assert "End all sessions of this user" not in page
 
 
-@override_settings(SESSION_SERIALIZER="tests.serializers.PickleSerializer")
+@override_settings(SESSION_SERIALIZER="tests.support.serializers.PickleSerializer")
 def test_data_that_json_cannot_hold_is_shown_as_python(
     manager: SessionManager, make_user: MakeUser
 ) -> None:

@@ -13,7 +13,7 @@ from django.core.checks import CheckMessage, run_checks
 from django.test import override_settings
 
 from redis_sessions import checks
-from tests.servers import RedisServer, free_port
+from tests.support.servers import RedisServer, free_port
 
 
 def check_ids(**overrides: Any) -> list[str]:

@@ -2,7 +2,7 @@
 
 ``SessionTestsMixin`` is Django's specification of a session engine: the
 sync and async tests in it all pass here unchanged. It comes from the
-source distribution of the installed Django (see ``tests/django_suite.py``).
+source distribution of the installed Django (see ``tests/support/django_suite.py``).
 """
 
 from __future__ import annotations

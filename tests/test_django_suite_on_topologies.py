@@ -1,7 +1,7 @@
 """Django's own session test suite, run against the engine on each topology.
 
 The same ``SessionTestsMixin`` as ``test_django_session_mixin.py``, once per
-topology of ``tests.stores_on_topologies``, each class marked with its
+topology of ``tests.support.stores_on_topologies``, each class marked with its
 topology's marker.
 """
 

@@ -13,7 +13,7 @@ from redis_sessions import paging
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.manager import SessionManager, get_manager
 from tests.conftest import CommandLog
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import django
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def cache_folder() -> Path:
