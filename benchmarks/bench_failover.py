@@ -41,8 +41,8 @@ from django.conf import settings
 from django.test import override_settings
 
 from benchmarks.report import heading, machine, rst_report, run_facts, save, table
+from benchmarks.servers import server_binary
 from tests.support.failover_load import SessionLoad
-from tests.support.servers import server_binary
 from tests.support.topologies import Cluster, SentinelGroup
 
 PASSWORD = "bench-secret"

@@ -60,7 +60,7 @@ from benchmarks.report import (
     server_version,
     table,
 )
-from tests.support.servers import RedisServer
+from benchmarks.servers import RedisServer
 
 OPERATIONS = ("create", "load", "update", "delete")
 
