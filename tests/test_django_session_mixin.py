@@ -8,9 +8,9 @@ source distribution of the installed Django (see ``tests/support/django_suite.py
 from __future__ import annotations
 
 from django.test import SimpleTestCase
-from sessions_tests.tests import SessionTestsMixin
 
 from redis_sessions.session import SessionStore
+from tests.support.django_suite import SessionTestsMixin
 
 
 class RedisSessionEngineTests(SessionTestsMixin, SimpleTestCase):  # type: ignore[misc]

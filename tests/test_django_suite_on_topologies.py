@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 from django.test import SimpleTestCase
-from sessions_tests.tests import SessionTestsMixin
 
 from redis_sessions.session import SessionStore
+from tests.support.django_suite import SessionTestsMixin
 
 
 class OnTopology(SessionTestsMixin, SimpleTestCase):  # type: ignore[misc]
