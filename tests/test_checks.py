@@ -374,7 +374,7 @@ def _ids_at(call: ast.Call, parents: dict[ast.AST, ast.AST]) -> set[str]:
     """
     (value,) = [keyword.value for keyword in call.keywords if keyword.arg == "id"]
     if isinstance(value, ast.Constant):
-        return {value.value}
+        return {str(value.value)}
     assert isinstance(value, ast.JoinedStr), ast.unparse(value)
     node: ast.AST = call
     while not isinstance(node, ast.For):
@@ -413,7 +413,7 @@ def test_no_two_checks_share_an_id() -> None:
 
 def _our_checks(include_deployment_checks: bool) -> list[str]:
     return sorted(
-        check.__qualname__
+        getattr(check, "__qualname__", repr(check))
         for check in registry.get_checks(include_deployment_checks)
         if check.__module__.startswith("redis_sessions")
     )
