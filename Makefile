@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint types pytest matrix dist bench clean
+.PHONY: test demo lint types pytest django-tests matrix dist bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ types: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=95
+
+## Django's own session tests, into the cache pytest reads (.cache/, or DJANGO_TESTS_CACHE);
+# pytest fetches them itself as it starts: this is for filling the cache ahead.
+django-tests: $(STAMP)
+	$(BIN)/python -m tests.support.django_suite
 
 ## The example project on a throwaway Redis, at http://127.0.0.1:8000/.
 demo: $(STAMP)
