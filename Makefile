@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint types pytest docs matrix dist bench clean
+.PHONY: test demo lint types pytest docs django-tests matrix dist bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ pytest: $(STAMP)
 ## The manual, from docs/ to docs/_build/html/, with every warning an error.
 docs: $(STAMP)
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+## Django's own session tests, into the cache pytest reads (.cache/, or DJANGO_TESTS_CACHE);
+# pytest fetches them itself as it starts: this is for filling the cache ahead.
+django-tests: $(STAMP)
+	$(BIN)/python -m tests.support.django_suite
 
 ## The example project on a throwaway Redis, at http://127.0.0.1:8000/.
 demo: $(STAMP)

@@ -86,7 +86,7 @@ from benchmarks.report import (
     table,
     version,
 )
-from tests.servers import RedisServer, free_port
+from benchmarks.servers import RedisServer, free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -49,7 +49,7 @@ from benchmarks.report import (
     server_version,
     table,
 )
-from tests.servers import RedisServer
+from benchmarks.servers import RedisServer
 
 #: The engine with ``USER_INDEX`` on, as the report names it.
 INDEXED = f"{ENGINE} + USER_INDEX"

@@ -61,7 +61,7 @@ from benchmarks.report import (
     server_version,
     table,
 )
-from tests.servers import RedisServer
+from benchmarks.servers import RedisServer
 
 OPERATIONS = ("create", "load", "update", "delete")
 

@@ -62,9 +62,9 @@ from benchmarks.report import (
     server_version,
     table,
 )
+from benchmarks.servers import RedisServer
 from redis_sessions.store.codec import FieldCodec
 from redis_sessions.store.keys import new_session_key
-from tests.servers import RedisServer
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SETTINGS = "benchmarks.scale_settings"

@@ -23,7 +23,7 @@ from pathlib import Path
 import redis
 
 import redis_sessions
-from tests.servers import server_binary
+from benchmarks.servers import server_binary
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-# The repository root, so that ``redis_sessions`` (and ``tests.servers``, which
+# The repository root, so that ``redis_sessions`` (and ``benchmarks.servers``, which
 # run_demo.py uses) import from the checkout even when nothing is installed.
 REPOSITORY = Path(__file__).resolve().parent.parent
 if str(REPOSITORY) not in sys.path:

@@ -17,10 +17,10 @@ from pathlib import Path
 from types import FrameType
 
 PROJECT_DIR = Path(__file__).resolve().parent
-# For ``tests.servers``, which knows how to start a disposable server.
+# For ``benchmarks.servers``, which knows how to start a disposable server.
 sys.path.insert(1, str(PROJECT_DIR.parent))
 
-from tests.servers import RedisServer  # noqa: E402
+from benchmarks.servers import RedisServer  # noqa: E402
 
 MANAGE = PROJECT_DIR / "manage.py"
 

@@ -1,7 +1,7 @@
 """System checks for the ``REDIS_SESSIONS`` setting and the server it names.
 
 Each problem has a stable id, so it can be silenced with
-``SILENCED_SYSTEM_CHECKS`` and looked up in the README. The settings are checked
+``SILENCED_SYSTEM_CHECKS`` and looked up in the manual (``docs/checks.rst``). The settings are checked
 by every ``manage.py check``; the server only by ``manage.py check --deploy``,
 which connects to it. All of them carry the tag ``redis_sessions``.
 """
@@ -77,7 +77,7 @@ def check_settings(
         errors.append(
             Error(
                 f"REDIS_SESSIONS['URL'] must be a redis://, rediss:// or unix:// URL, not {url!r}.",
-                hint="For example 'redis://127.0.0.1:6379/0'.",
+                hint=f"For example {DEFAULTS['URL']!r}.",
                 id="redis_sessions.E003",
             )
         )
@@ -289,7 +289,7 @@ def _topology_messages(user: Mapping[str, Any], values: Mapping[str, Any]) -> li
             Error(
                 "REDIS_SESSIONS['MIN_REPLICAS_ACK'] must be an integer of 0 or more, "
                 f"not {acks!r}.",
-                hint="0, the default, waits for no replica.",
+                hint=f"{DEFAULTS['MIN_REPLICAS_ACK']}, the default, waits for no replica.",
                 id="redis_sessions.E018",
             )
         )
@@ -299,7 +299,7 @@ def _topology_messages(user: Mapping[str, Any], values: Mapping[str, Any]) -> li
                 "REDIS_SESSIONS['REPLICAS_ACK_TIMEOUT'] must be a positive number of seconds, "
                 f"not {timeout!r}.",
                 hint=f"The default is {DEFAULTS['REPLICAS_ACK_TIMEOUT']}.",
-                id="redis_sessions.E018",
+                id="redis_sessions.E019",
             )
         )
     return errors

@@ -12,9 +12,9 @@ import redis
 from django.test import override_settings
 
 from redis_sessions.store import scripts
-from tests.servers import RedisServer
+from tests.support.servers import RedisServer
 
-pytest_plugins = ["tests.topology_fixtures", "tests.stores_on_topologies"]
+pytest_plugins = ["tests.support.topology_fixtures", "tests.support.stores_on_topologies"]
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from tests.django_suite import ensure_django_tests
-
-# Django's own session tests are imported as the package ``sessions_tests``.
-sys.path.insert(0, str(ensure_django_tests()))
+from tests.support.django_suite import cached_django_tests
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -29,9 +26,17 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.admin",
-    "sessions_tests",
     "tests.testapp",
 ]
+
+# Django's own session tests, imported as the package ``sessions_tests``, when the
+# cache has them: pytest fills it as it starts (see tests/support/django_suite.py);
+# importing these settings only looks, and never touches the network.
+DJANGO_TESTS = cached_django_tests()
+if DJANGO_TESTS is not None:
+    if str(DJANGO_TESTS) not in sys.path:
+        sys.path.insert(0, str(DJANGO_TESTS))
+    INSTALLED_APPS.append("sessions_tests")
 
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

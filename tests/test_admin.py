@@ -34,7 +34,7 @@ from redis_sessions.admin.references import open_reference, reference
 from redis_sessions.models import Session
 from redis_sessions.store import Store, get_store
 from redis_sessions.store.keys import abbreviated
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 #: What the test client returns: a response with the context and templates
 #: added, whose type Django does not make public.
@@ -610,7 +610,7 @@ def test_an_anonymous_session_page_offers_no_user_wide_end(manager: Store, ender
     assert "End all sessions of this user" not in page
 
 
-@override_settings(SESSION_SERIALIZER="tests.serializers.PickleSerializer")
+@override_settings(SESSION_SERIALIZER="tests.support.serializers.PickleSerializer")
 def test_data_that_json_cannot_hold_is_shown_as_python(manager: Store, make_user: MakeUser) -> None:
     # Signed cookies: the viewer's own session is not stored with pickle.
     with override_settings(SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies"):

@@ -13,7 +13,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from redis_sessions.admin import paging
-from tests.stores_on_topologies import Store
+from tests.support.stores_on_topologies import Store
 from tests.test_admin import (
     LIST,
     anonymous,

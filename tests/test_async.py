@@ -16,10 +16,10 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.base import UpdateError
 from django.test import SimpleTestCase, TestCase, override_settings
-from sessions_tests.tests import SessionTestsMixin
 
 from redis_sessions.session import SessionStore
 from redis_sessions.store import get_store
+from tests.support.django_suite import SessionTestsMixin
 from tests.testapp import strict_async
 
 T = TypeVar("T")

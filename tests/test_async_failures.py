@@ -15,7 +15,7 @@ from django.test import override_settings
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.session import SessionStore
 from redis_sessions.store import get_store
-from tests.servers import RedisServer
+from tests.support.servers import RedisServer
 
 T = TypeVar("T")
 

@@ -3,17 +3,22 @@ problem of the server it names, has a stable id."""
 
 from __future__ import annotations
 
+import ast
+import re
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from django.apps import apps
 from django.core.checks import CheckMessage, run_checks
+from django.core.checks.registry import registry
 from django.test import override_settings
 
 from redis_sessions import checks
-from tests.servers import RedisServer, free_port
+from tests.support.servers import RedisServer, free_port
 
 
 def check_ids(**overrides: Any) -> list[str]:
@@ -79,7 +84,12 @@ def test_leaving_redis_sessions_out_passes() -> None:
         ({"CLUSTER_NODES": ["h:1"], "URL": "redis://h/3"}, ["redis_sessions.E017"]),
         ({"MIN_REPLICAS_ACK": -1}, ["redis_sessions.E018"]),
         ({"MIN_REPLICAS_ACK": "1"}, ["redis_sessions.E018"]),
-        ({"REPLICAS_ACK_TIMEOUT": 0}, ["redis_sessions.E018"]),
+        ({"REPLICAS_ACK_TIMEOUT": 0}, ["redis_sessions.E019"]),
+        ({"REPLICAS_ACK_TIMEOUT": "1"}, ["redis_sessions.E019"]),
+        (
+            {"MIN_REPLICAS_ACK": None, "REPLICAS_ACK_TIMEOUT": -1.0},
+            ["redis_sessions.E018", "redis_sessions.E019"],
+        ),
     ],
 )
 def test_each_bad_value_has_its_own_check_id(value: Any, expected: list[str]) -> None:
@@ -354,3 +364,79 @@ def test_valkey_is_judged_by_its_own_version(
 )
 def test_w010_from_the_versions_a_server_reports(info: dict[str, str], expected: list[str]) -> None:
     assert [message.id for message in checks.version_warnings(info, "host:6379/0")] == expected
+
+
+def _ids_at(call: ast.Call, parents: dict[ast.AST, ast.AST]) -> set[str]:
+    """The ids one ``Error(...)`` or ``Warning(...)`` of checks.py can carry.
+
+    A literal id is one; an f-string id takes its code from the ``for`` loop
+    around it, over pairs such as ``(("SCAN_COUNT", "E007"), ...)``.
+    """
+    (value,) = [keyword.value for keyword in call.keywords if keyword.arg == "id"]
+    if isinstance(value, ast.Constant):
+        return {str(value.value)}
+    assert isinstance(value, ast.JoinedStr), ast.unparse(value)
+    node: ast.AST = call
+    while not isinstance(node, ast.For):
+        node = parents[node]
+    codes = {
+        constant.value
+        for constant in ast.walk(node.iter)
+        if isinstance(constant, ast.Constant)
+        and isinstance(constant.value, str)
+        and re.fullmatch(r"[EW]\d{3}", constant.value)
+    }
+    assert codes, f"cannot read the ids of line {call.lineno}: {ast.unparse(value)}"
+    return {f"redis_sessions.{code}" for code in codes}
+
+
+def test_no_two_checks_share_an_id() -> None:
+    source = Path(checks.__file__).read_text()
+    tree = ast.parse(source)
+    parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+    sites: dict[str, list[int]] = {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in {"Error", "Warning"}
+        ):
+            for id_ in _ids_at(node, parents):
+                sites.setdefault(id_, []).append(node.lineno)
+
+    assert {id_: lines for id_, lines in sites.items() if len(lines) > 1} == {}
+    # Every id written in checks.py was found at a call (none escaped the parse).
+    assert set(sites) == set(re.findall(r"redis_sessions\.[EW]\d{3}", source)) | {
+        f"redis_sessions.{code}" for code in re.findall(r'"([EW]\d{3})"\)', source)
+    }
+
+
+def _our_checks(include_deployment_checks: bool) -> list[str]:
+    return sorted(
+        getattr(check, "__qualname__", repr(check))
+        for check in registry.get_checks(include_deployment_checks)
+        if check.__module__.startswith("redis_sessions")
+    )
+
+
+def test_each_check_is_registered_once_and_the_server_only_for_deploy() -> None:
+    # Registering again, as a second ready() would, must not add a check.
+    apps.get_app_config("redis_sessions").ready()
+
+    assert _our_checks(include_deployment_checks=False) == ["check_settings"]
+    assert _our_checks(include_deployment_checks=True) == ["check_server", "check_settings"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"SCAN_COUNT": 0, "URL": "redis://127.0.0.1:1/0"},
+        {"URL": "redis://127.0.0.1:1/0"},
+    ],
+)
+def test_no_message_is_reported_twice_under_deploy(value: dict[str, Any]) -> None:
+    with override_settings(REDIS_SESSIONS=value):
+        messages = run_checks(include_deployment_checks=True, tags=[checks.TAG])
+
+    assert messages
+    assert len({(message.id, message.msg) for message in messages}) == len(messages)

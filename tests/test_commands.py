@@ -29,7 +29,7 @@ from django.test import override_settings
 from redis_sessions.management.base import duration, size
 from redis_sessions.store import Store, get_store
 from redis_sessions.store.clients import describe
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -630,7 +630,7 @@ def test_sessions_show_prints_values_json_cannot_hold_as_their_repr(
     redis_url: str, redis_client: redis.Redis
 ) -> None:
     when = datetime.datetime(2026, 1, 2, 3, 4, 5)
-    with override_settings(SESSION_SERIALIZER="tests.serializers.PickleSerializer"):
+    with override_settings(SESSION_SERIALIZER="tests.support.serializers.PickleSerializer"):
         manager = get_store()
         make(manager, redis_client, "pickled000", when=when)
 

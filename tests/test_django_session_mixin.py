@@ -2,15 +2,15 @@
 
 ``SessionTestsMixin`` is Django's specification of a session engine: the
 sync and async tests in it all pass here unchanged. It comes from the
-source distribution of the installed Django (see ``tests/django_suite.py``).
+source distribution of the installed Django (see ``tests/support/django_suite.py``).
 """
 
 from __future__ import annotations
 
 from django.test import SimpleTestCase
-from sessions_tests.tests import SessionTestsMixin
 
 from redis_sessions.session import SessionStore
+from tests.support.django_suite import SessionTestsMixin
 
 
 class RedisSessionEngineTests(SessionTestsMixin, SimpleTestCase):  # type: ignore[misc]

@@ -1,7 +1,7 @@
 """Django's own session test suite, run against the engine on each topology.
 
 The same ``SessionTestsMixin`` as ``test_django_session_mixin.py``, once per
-topology of ``tests.stores_on_topologies``, each class marked with its
+topology of ``tests.support.stores_on_topologies``, each class marked with its
 topology's marker.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 from django.test import SimpleTestCase
-from sessions_tests.tests import SessionTestsMixin
 
 from redis_sessions.session import SessionStore
+from tests.support.django_suite import SessionTestsMixin
 
 
 class OnTopology(SessionTestsMixin, SimpleTestCase):  # type: ignore[misc]

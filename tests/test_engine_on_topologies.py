@@ -1,6 +1,6 @@
 """The engine on every topology: TLS, a unix socket, an ACL user, Sentinel, Cluster.
 
-Each test runs once per topology of ``tests.stores_on_topologies`` (the cluster
+Each test runs once per topology of ``tests.support.stores_on_topologies`` (the cluster
 twice: without and with the user index, which there lives on other nodes than
 the sessions). Django's own session suite runs on each of them too, in
 ``test_django_suite_on_topologies.py``; the failovers are in
@@ -23,7 +23,7 @@ from django.test import Client
 
 from redis_sessions import checks
 from redis_sessions.session import SessionStore
-from tests.stores_on_topologies import Store
+from tests.support.stores_on_topologies import Store
 
 
 def command(*args: str) -> str:

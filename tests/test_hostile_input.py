@@ -18,7 +18,7 @@ from django.test import Client, override_settings
 
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.session import SessionStore
-from tests.servers import RedisServer, free_port
+from tests.support.servers import RedisServer, free_port
 
 # Hostile cookies
 

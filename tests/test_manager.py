@@ -11,7 +11,7 @@ from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.test import override_settings
 
 from redis_sessions.store import Store, get_store
-from tests.serializers import TaggingSerializer
+from tests.support.serializers import TaggingSerializer
 
 
 @pytest.fixture

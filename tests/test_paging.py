@@ -14,7 +14,7 @@ from redis_sessions.admin import paging
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.store import Store, get_store
 from tests.conftest import CommandLog
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 
 @pytest.fixture

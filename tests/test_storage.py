@@ -261,7 +261,7 @@ def test_sessions_with_many_keys_are_saved_whole(count: int) -> None:
 
 
 def test_with_another_serializer_every_value_goes_through_it(redis_client: redis.Redis) -> None:
-    with override_settings(SESSION_SERIALIZER="tests.serializers.TaggingSerializer"):
+    with override_settings(SESSION_SERIALIZER="tests.support.serializers.TaggingSerializer"):
         session = saved_session(name="plain", count=2)
         stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
         loaded = SessionStore(session.session_key).load()
@@ -344,7 +344,7 @@ def test_logging_out_by_removing_the_auth_keys_removes_their_fields(
 def test_with_another_serializer_the_user_id_is_still_stored_as_it_is(
     redis_client: redis.Redis,
 ) -> None:
-    with override_settings(SESSION_SERIALIZER="tests.serializers.TaggingSerializer"):
+    with override_settings(SESSION_SERIALIZER="tests.support.serializers.TaggingSerializer"):
         session = saved_session(_auth_user_id="42", _auth_user_backend="b")
         stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
         loaded = SessionStore(session.session_key).load()

@@ -1,4 +1,4 @@
-"""The topologies of ``tests.topologies``, checked with plain redis-py.
+"""The topologies of ``tests.support.topologies``, checked with plain redis-py.
 
 Besides showing that the harness builds what it says, these tests pin down
 what the servers allow that the engine's design depends on: which keys a Lua
@@ -23,7 +23,7 @@ from redis.exceptions import ClusterCrossSlotError, NoPermissionError
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from tests.topologies import (
+from tests.support.topologies import (
     HOST,
     ACLServer,
     Certificates,
@@ -36,7 +36,7 @@ from tests.topologies import (
     command,
     wait_until,
 )
-from tests.topology_fixtures import SENTINEL_GROUP_PASSWORD, SENTINEL_PASSWORD
+from tests.support.topology_fixtures import SENTINEL_GROUP_PASSWORD, SENTINEL_PASSWORD
 
 NO_RETRY = Retry(NoBackoff(), 0)
 

@@ -14,9 +14,9 @@ from redis_sessions import checks
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.session import SessionStore
 from redis_sessions.store import get_store
-from tests.servers import free_port
-from tests.stores_on_topologies import sentinel_settings
-from tests.topologies import ACLServer, SentinelGroup, TLSServer
+from tests.support.servers import free_port
+from tests.support.stores_on_topologies import sentinel_settings
+from tests.support.topologies import ACLServer, SentinelGroup, TLSServer
 
 
 @pytest.fixture

