@@ -242,13 +242,13 @@ def check_fill(url: str, plan: Plan) -> None:
     settings.configure(REDIS_SESSIONS={"URL": url}, USE_TZ=True)
     from redis_sessions.store import get_store
 
-    manager = get_store()
+    store = get_store()
     for key, data in plan.samples:
-        stored = manager.load(key)
+        stored = store.load(key)
         if stored is None or stored.data != data:
             raise SystemExit(f"The engine reads session {key} as {stored!r}, not {data!r}.")
     user_id = next(iter(plan.per_user))
-    found = len(manager.user_sessions(str(user_id)))
+    found = len(store.user_sessions(str(user_id)))
     if found != plan.per_user[user_id]:
         raise SystemExit(f"User {user_id} has {found} sessions, not {plan.per_user[user_id]}.")
 

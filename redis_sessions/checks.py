@@ -1,9 +1,9 @@
 """System checks for the ``REDIS_SESSIONS`` setting and the server it names.
 
 Each problem has a stable id, so it can be silenced with
-``SILENCED_SYSTEM_CHECKS`` and looked up in the manual (``docs/checks.rst``). The settings are checked
-by every ``manage.py check``; the server only by ``manage.py check --deploy``,
-which connects to it. All of them carry the tag ``redis_sessions``.
+``SILENCED_SYSTEM_CHECKS`` and looked up in the manual (``docs/checks.rst``).
+The settings are checked by every ``manage.py check``; the server only by
+``manage.py check --deploy``, which connects to it. All of them carry the tag ``redis_sessions``.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def _is_handshake(command: str) -> bool:
 
 @pytest.fixture
 def command_log(redis_url: str) -> Iterator[Callable[[], AbstractContextManager[CommandLog]]]:
-    """A context manager that records, with MONITOR, the commands sent inside it.
+    """A context store that records, with MONITOR, the commands sent inside it.
 
     The engine's scripts are loaded first, as they are on a server in use: the
     first call after a restart pays one SCRIPT LOAD, which has a test of its own.

@@ -1,6 +1,6 @@
 """The session viewer in the Django admin, through Django's test client.
 
-Sessions are made with the manager on the test server; the pages are read as
+Sessions are made with the store on the test server; the pages are read as
 the admin serves them. The viewer's own session (``force_login``) lives in
 Redis too, so lists leave it out where they count sessions.
 """
@@ -60,7 +60,7 @@ def detail(session_key: str) -> str:
 
 
 @pytest.fixture
-def manager() -> Store:
+def store() -> Store:
     return get_store()
 
 
@@ -102,16 +102,16 @@ def ender(make_user: MakeUser) -> Client:
     return client_for(make_user("ender", "view_session", "end_session"))
 
 
-def log_in(manager: Store, session_key: str, user: User | str, **data: Any) -> str:
+def log_in(store: Store, session_key: str, user: User | str, **data: Any) -> str:
     """Store a session of ``user`` (a user, or a bare id) as Django's login makes it."""
     user_id = user if isinstance(user, str) else str(user.pk)
     auth = {"_auth_user_id": user_id, "_auth_user_backend": BACKEND, "_auth_user_hash": AUTH_HASH}
-    manager.create(session_key, {**auth, **data}, 3600)
+    store.create(session_key, {**auth, **data}, 3600)
     return session_key
 
 
-def anonymous(manager: Store, session_key: str, **data: Any) -> str:
-    manager.create(session_key, data, 3600)
+def anonymous(store: Store, session_key: str, **data: Any) -> str:
+    store.create(session_key, data, 3600)
     return session_key
 
 
@@ -156,9 +156,9 @@ def test_anonymous_visitors_are_sent_to_the_login_page(path: str) -> None:
     "path", [LIST, detail(key("a")), f"{LIST}{reference(key('a'))}/end/", f"{LIST}users/1/end/"]
 )
 def test_staff_without_the_view_permission_are_refused(
-    manager: Store, make_user: MakeUser, path: str
+    store: Store, make_user: MakeUser, path: str
 ) -> None:
-    log_in(manager, key("a"), "1")
+    log_in(store, key("a"), "1")
     client = client_for(make_user("staff"))
 
     assert client.get(path).status_code == 403
@@ -211,8 +211,8 @@ def test_nobody_may_add_change_or_delete_sessions(make_user: MakeUser) -> None:
         assert client.post(LIST + path).status_code == 404
 
 
-def test_the_pages_never_query_the_database_for_sessions(manager: Store, viewer: Client) -> None:
-    log_in(manager, key("a"), "1", cart=[1])
+def test_the_pages_never_query_the_database_for_sessions(store: Store, viewer: Client) -> None:
+    log_in(store, key("a"), "1", cart=[1])
 
     with CaptureQueriesContext(connection) as queries:
         assert viewer.get(LIST).status_code == 200
@@ -224,9 +224,9 @@ def test_the_pages_never_query_the_database_for_sessions(manager: Store, viewer:
 # The list
 
 
-def test_the_list_shows_every_column(manager: Store, make_user: MakeUser, viewer: Client) -> None:
+def test_the_list_shows_every_column(store: Store, make_user: MakeUser, viewer: Client) -> None:
     alice = make_user("alice", staff=False)
-    log_in(manager, key("alice"), alice, cart=[1, 2])
+    log_in(store, key("alice"), alice, cart=[1, 2])
 
     page = viewer.get(LIST, {"key": key("alice")}).content.decode()
 
@@ -240,10 +240,10 @@ def test_the_list_shows_every_column(manager: Store, make_user: MakeUser, viewer
 
 
 def test_the_list_links_a_user_to_their_admin_page_for_those_who_may_see_it(
-    manager: Store, make_user: MakeUser
+    store: Store, make_user: MakeUser
 ) -> None:
     alice = make_user("alice", staff=False)
-    log_in(manager, key("alice"), alice)
+    log_in(store, key("alice"), alice)
     user_page = f'<a href="/admin/auth/user/{alice.pk}/change/">alice ({alice.pk})</a>'
 
     with_users = client_for(make_user("hr", "view_session", "auth.view_user"))
@@ -256,10 +256,10 @@ def test_the_list_links_a_user_to_their_admin_page_for_those_who_may_see_it(
 
 
 def test_the_list_shows_user_ids_that_name_no_user_as_they_are(
-    manager: Store, viewer: Client
+    store: Store, viewer: Client
 ) -> None:
-    log_in(manager, key("gone"), "9999")
-    log_in(manager, key("odd"), "not-a-number")
+    log_in(store, key("gone"), "9999")
+    log_in(store, key("odd"), "not-a-number")
 
     page = viewer.get(LIST, {"auth": "1"}).content.decode()
 
@@ -267,8 +267,8 @@ def test_the_list_shows_user_ids_that_name_no_user_as_they_are(
     assert '<td class="field-user">not-a-number</td>' in page
 
 
-def test_the_list_shows_anonymous_sessions(manager: Store, viewer: Client) -> None:
-    anonymous(manager, key("anon"), theme="dark")
+def test_the_list_shows_anonymous_sessions(store: Store, viewer: Client) -> None:
+    anonymous(store, key("anon"), theme="dark")
 
     page = viewer.get(LIST, {"auth": "0"}).content.decode()
 
@@ -284,8 +284,8 @@ def test_the_list_marks_the_viewers_own_session(viewer: Client) -> None:
     assert "(yours)" in response.content.decode()
 
 
-def test_the_list_never_shows_a_whole_session_key(manager: Store, viewer: Client) -> None:
-    secret_key = log_in(manager, "k3y7a9b2c4d6e8f0g1h3i5j7k9l1m3n5", "1")
+def test_the_list_never_shows_a_whole_session_key(store: Store, viewer: Client) -> None:
+    secret_key = log_in(store, "k3y7a9b2c4d6e8f0g1h3i5j7k9l1m3n5", "1")
 
     page = viewer.get(LIST).content.decode()
 
@@ -294,7 +294,7 @@ def test_the_list_never_shows_a_whole_session_key(manager: Store, viewer: Client
     assert str(viewer.session.session_key) not in page
 
 
-def test_the_list_says_when_there_are_no_sessions(manager: Store, make_user: MakeUser) -> None:
+def test_the_list_says_when_there_are_no_sessions(store: Store, make_user: MakeUser) -> None:
     # A viewer whose own session is not in Redis.
     client = Client()
     with override_settings(SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies"):
@@ -309,12 +309,12 @@ def test_the_list_says_when_there_are_no_sessions(manager: Store, make_user: Mak
 
 
 def test_the_list_pages_with_the_scan_cursor(
-    manager: Store, viewer: Client, page_size: Callable[[int], None]
+    store: Store, viewer: Client, page_size: Callable[[int], None]
 ) -> None:
     page_size(3)
     # Enough sessions that no server hands them all out in one SCAN call
     # (Valkey returns more keys a call than Redis on a small database).
-    made = {anonymous(manager, key(f"s{number:02d}")) for number in range(60)}
+    made = {anonymous(store, key(f"s{number:02d}")) for number in range(60)}
 
     seen: list[str] = []
     response = viewer.get(LIST)
@@ -333,11 +333,11 @@ def test_the_list_pages_with_the_scan_cursor(
 
 
 def test_a_page_link_keeps_the_search_and_the_filter(
-    manager: Store, viewer: Client, page_size: Callable[[int], None]
+    store: Store, viewer: Client, page_size: Callable[[int], None]
 ) -> None:
     page_size(1)
     for number in range(100):
-        anonymous(manager, key(f"ab{number:02d}"))
+        anonymous(store, key(f"ab{number:02d}"))
 
     response = viewer.get(LIST, {"key": "ab", "auth": "0"})
 
@@ -354,15 +354,15 @@ def test_a_cursor_the_list_did_not_make_is_a_bad_request(viewer: Client) -> None
 
 
 @pytest.fixture
-def people(manager: Store, make_user: MakeUser) -> dict[str, User]:
+def people(store: Store, make_user: MakeUser) -> dict[str, User]:
     """Two sessions of alice, one of bob, two anonymous ones."""
     alice = make_user("Alice", staff=False)
     bob = make_user("bob", staff=False)
-    log_in(manager, key("alice1"), alice)
-    log_in(manager, key("alice2"), alice)
-    log_in(manager, key("bob1"), bob)
-    anonymous(manager, key("anon1"))
-    anonymous(manager, key("anon2"))
+    log_in(store, key("alice1"), alice)
+    log_in(store, key("alice2"), alice)
+    log_in(store, key("bob1"), bob)
+    anonymous(store, key("anon1"))
+    anonymous(store, key("anon2"))
     return {"alice": alice, "bob": bob}
 
 
@@ -383,9 +383,9 @@ def test_searching_a_username_lists_that_users_sessions(
 
 
 def test_searching_a_user_id_that_names_no_user_still_finds_its_sessions(
-    manager: Store, viewer: Client
+    store: Store, viewer: Client
 ) -> None:
-    log_in(manager, key("ghost"), "4242")
+    log_in(store, key("ghost"), "4242")
 
     assert listed(viewer.get(LIST, {"user": "4242"})) == [key("ghost")]
 
@@ -478,10 +478,10 @@ def test_the_login_filter_applies_to_searches(people: dict[str, User], viewer: C
 
 
 @pytest.fixture
-def secretive(manager: Store) -> str:
+def secretive(store: Store) -> str:
     """A logged-in session with secrets at the top and deep down."""
     return log_in(
-        manager,
+        store,
         key("secret"),
         "1",
         cart=[3, 1],
@@ -493,10 +493,10 @@ def secretive(manager: Store) -> str:
 
 
 def test_a_session_page_shows_its_metadata_and_data(
-    manager: Store, make_user: MakeUser, viewer: Client
+    store: Store, make_user: MakeUser, viewer: Client
 ) -> None:
     alice = make_user("alice", staff=False)
-    log_in(manager, key("alice"), alice, cart=[3, 1], theme="dark")
+    log_in(store, key("alice"), alice, cart=[3, 1], theme="dark")
 
     response = viewer.get(detail(key("alice")))
     page = response.content.decode()
@@ -566,9 +566,9 @@ def test_a_session_page_never_shows_the_whole_key(secretive: str, make_user: Mak
     assert abbreviated(secretive) in page
 
 
-def test_a_destroyed_session_is_not_found(manager: Store, viewer: Client) -> None:
-    log_in(manager, key("gone"), "1")
-    manager.destroy(key("gone"))
+def test_a_destroyed_session_is_not_found(store: Store, viewer: Client) -> None:
+    log_in(store, key("gone"), "1")
+    store.destroy(key("gone"))
 
     assert viewer.get(detail(key("gone"))).status_code == 404
 
@@ -579,17 +579,17 @@ def test_a_missing_session_is_not_found(viewer: Client) -> None:
 
 @pytest.mark.parametrize("ref", ["x", "a" * 43, reference(key("a"))[:-2] + "zz", "..."])
 def test_an_address_this_site_did_not_make_is_not_found(
-    manager: Store, viewer: Client, ref: str
+    store: Store, viewer: Client, ref: str
 ) -> None:
-    log_in(manager, key("a"), "1")
+    log_in(store, key("a"), "1")
 
     assert viewer.get(f"{LIST}{ref}/").status_code == 404
 
 
 def test_a_session_page_offers_to_end_sessions_only_with_the_permission(
-    manager: Store, viewer: Client, ender: Client
+    store: Store, viewer: Client, ender: Client
 ) -> None:
-    log_in(manager, key("a"), "7")
+    log_in(store, key("a"), "7")
     end = f'href="{LIST}{reference(key("a"))}/end/"'
     end_user = f'href="{LIST}users/7/end/"'
 
@@ -601,8 +601,8 @@ def test_a_session_page_offers_to_end_sessions_only_with_the_permission(
     assert end_user not in page
 
 
-def test_an_anonymous_session_page_offers_no_user_wide_end(manager: Store, ender: Client) -> None:
-    anonymous(manager, key("anon"))
+def test_an_anonymous_session_page_offers_no_user_wide_end(store: Store, ender: Client) -> None:
+    anonymous(store, key("anon"))
 
     page = ender.get(detail(key("anon"))).content.decode()
 
@@ -611,7 +611,7 @@ def test_an_anonymous_session_page_offers_no_user_wide_end(manager: Store, ender
 
 
 @override_settings(SESSION_SERIALIZER="tests.support.serializers.PickleSerializer")
-def test_data_that_json_cannot_hold_is_shown_as_python(manager: Store, make_user: MakeUser) -> None:
+def test_data_that_json_cannot_hold_is_shown_as_python(store: Store, make_user: MakeUser) -> None:
     # Signed cookies: the viewer's own session is not stored with pickle.
     with override_settings(SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies"):
         client = client_for(make_user("viewer", "view_session"))
@@ -645,8 +645,8 @@ def strict_ender(make_user: MakeUser) -> Client:
     return client_for(make_user("ender", "view_session", "end_session"), enforce_csrf_checks=True)
 
 
-def test_ending_a_session_asks_first(manager: Store, ender: Client) -> None:
-    log_in(manager, key("a"), "7", cart=[1])
+def test_ending_a_session_asks_first(store: Store, ender: Client) -> None:
+    log_in(store, key("a"), "7", cart=[1])
 
     response = ender.get(end_url(key("a")))
     page = response.content.decode()
@@ -656,34 +656,34 @@ def test_ending_a_session_asks_first(manager: Store, ender: Client) -> None:
     assert "Are you sure you want to end this session?" in page
     assert '<form method="post"><input type="hidden" name="csrfmiddlewaretoken"' in page
     assert f'<a href="{detail(key("a"))}" class="button cancel-link">' in page
-    assert manager.exists(key("a"))
+    assert store.exists(key("a"))
 
 
 def test_ending_a_session_without_the_csrf_token_is_refused(
-    manager: Store, strict_ender: Client
+    store: Store, strict_ender: Client
 ) -> None:
-    log_in(manager, key("a"), "7")
+    log_in(store, key("a"), "7")
 
     assert strict_ender.post(end_url(key("a"))).status_code == 403
-    assert manager.exists(key("a"))
+    assert store.exists(key("a"))
 
 
 def test_ending_a_session_leaves_a_tombstone_and_a_log_line_without_data(
-    manager: Store,
+    store: Store,
     redis_client: redis.Redis,
     strict_ender: Client,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    log_in(manager, key("a"), "7", cart=["secret-item"])
+    log_in(store, key("a"), "7", cart=["secret-item"])
 
     with caplog.at_level(logging.INFO, logger="redis_sessions"):
         response = csrf_post(strict_ender, end_url(key("a")))
 
     assert response.status_code == 302
     assert response["Location"] == LIST
-    assert not manager.exists(key("a"))
-    assert redis_client.hexists(manager.redis_key(key("a")), "#x")
-    assert redis_client.zscore(manager.index_key("7"), key("a")) is None
+    assert not store.exists(key("a"))
+    assert redis_client.hexists(store.redis_key(key("a")), "#x")
+    assert redis_client.zscore(store.index_key("7"), key("a")) is None
     (record,) = [record for record in caplog.records if "admin" in record.getMessage()]
     assert record.name == "redis_sessions"
     assert record.levelno == logging.INFO
@@ -698,10 +698,10 @@ def test_ending_a_session_leaves_a_tombstone_and_a_log_line_without_data(
 
 
 def test_ending_a_session_is_in_the_admins_recent_actions_by_its_short_key(
-    manager: Store, ender: Client
+    store: Store, ender: Client
 ) -> None:
-    log_in(manager, key("a"), "7")
-    anonymous(manager, key("anon"))
+    log_in(store, key("a"), "7")
+    anonymous(store, key("anon"))
 
     assert ender.post(end_url(key("a"))).status_code == 302
     assert ender.post(end_url(key("anon"))).status_code == 302
@@ -721,65 +721,63 @@ def test_ending_a_session_is_in_the_admins_recent_actions_by_its_short_key(
     assert "anon00... (anonymous)" in index
 
 
-def test_a_session_that_had_already_ended_leaves_no_record(manager: Store, ender: Client) -> None:
-    log_in(manager, key("a"), "7")
+def test_a_session_that_had_already_ended_leaves_no_record(store: Store, ender: Client) -> None:
+    log_in(store, key("a"), "7")
     response = ender.get(end_url(key("a")))
     assert response.status_code == 200
-    manager.destroy(key("a"))  # by another request, after the page was shown
+    store.destroy(key("a"))  # by another request, after the page was shown
 
     assert ender.post(end_url(key("a"))).status_code == 404
     assert not LogEntry.objects.exists()
 
 
 def test_ending_an_anonymous_session_logs_it_as_such(
-    manager: Store, ender: Client, caplog: pytest.LogCaptureFixture
+    store: Store, ender: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
-    anonymous(manager, key("anon"))
+    anonymous(store, key("anon"))
 
     with caplog.at_level(logging.INFO, logger="redis_sessions"):
         assert ender.post(end_url(key("anon"))).status_code == 302
 
     assert "ended session anon00... (user anonymous) in the admin." in caplog.text
-    assert not manager.exists(key("anon"))
+    assert not store.exists(key("anon"))
 
 
-def test_ending_a_session_that_already_ended_is_not_found(manager: Store, ender: Client) -> None:
-    log_in(manager, key("a"), "7")
-    manager.destroy(key("a"))
+def test_ending_a_session_that_already_ended_is_not_found(store: Store, ender: Client) -> None:
+    log_in(store, key("a"), "7")
+    store.destroy(key("a"))
 
     assert ender.get(end_url(key("a"))).status_code == 404
     assert ender.post(end_url(key("a"))).status_code == 404
 
 
-def test_ending_a_session_takes_the_permission(manager: Store, viewer: Client) -> None:
-    log_in(manager, key("a"), "7")
+def test_ending_a_session_takes_the_permission(store: Store, viewer: Client) -> None:
+    log_in(store, key("a"), "7")
 
     assert viewer.get(end_url(key("a"))).status_code == 403
     assert viewer.post(end_url(key("a"))).status_code == 403
-    assert manager.exists(key("a"))
+    assert store.exists(key("a"))
 
 
 def test_ending_sessions_is_refused_to_holders_of_the_end_permission_alone(
-    manager: Store, make_user: MakeUser
+    store: Store, make_user: MakeUser
 ) -> None:
-    log_in(manager, key("a"), "7")
+    log_in(store, key("a"), "7")
     client = client_for(make_user("odd", "end_session"))
 
     assert client.post(end_url(key("a"))).status_code == 403
     assert client.post(f"{LIST}users/7/end/").status_code == 403
-    assert manager.exists(key("a"))
+    assert store.exists(key("a"))
 
 
 @pytest.fixture
-def sevens(manager: Store) -> list[str]:
+def sevens(store: Store) -> list[str]:
     """Three sessions of user 7, one of user 8."""
-    log_in(manager, key("eight"), "8")
-    return [log_in(manager, key(f"seven{number}"), "7", note="x") for number in range(3)]
+    log_in(store, key("eight"), "8")
+    return [log_in(store, key(f"seven{number}"), "7", note="x") for number in range(3)]
 
 
-def test_ending_a_users_sessions_asks_first(
-    manager: Store, sevens: list[str], ender: Client
-) -> None:
+def test_ending_a_users_sessions_asks_first(store: Store, sevens: list[str], ender: Client) -> None:
     response = ender.get(f"{LIST}users/7/end/")
     page = response.content.decode()
 
@@ -789,18 +787,18 @@ def test_ending_a_users_sessions_asks_first(
     for session_key in sevens:
         assert f'<span class="session-key">{abbreviated(session_key)}</span>' in page
     assert f'<a href="{LIST}?user=7" class="button cancel-link">' in page
-    assert all(manager.exists(session_key) for session_key in sevens)
+    assert all(store.exists(session_key) for session_key in sevens)
 
 
 def test_ending_a_users_sessions_without_the_csrf_token_is_refused(
-    manager: Store, sevens: list[str], strict_ender: Client
+    store: Store, sevens: list[str], strict_ender: Client
 ) -> None:
     assert strict_ender.post(f"{LIST}users/7/end/").status_code == 403
-    assert len(manager.user_sessions("7")) == 3
+    assert len(store.user_sessions("7")) == 3
 
 
 def test_ending_a_users_sessions_ends_them_all_and_logs_it(
-    manager: Store,
+    store: Store,
     redis_client: redis.Redis,
     sevens: list[str],
     strict_ender: Client,
@@ -810,9 +808,9 @@ def test_ending_a_users_sessions_ends_them_all_and_logs_it(
         response = csrf_post(strict_ender, f"{LIST}users/7/end/")
 
     assert response.status_code == 302
-    assert manager.user_sessions("7") == []
-    assert all(redis_client.hexists(manager.redis_key(key), "#x") for key in sevens)
-    assert manager.exists(key("eight"))
+    assert store.user_sessions("7") == []
+    assert all(redis_client.hexists(store.redis_key(key), "#x") for key in sevens)
+    assert store.exists(key("eight"))
     assert re.search(r"ender \(id \d+\) ended 3 session\(s\) of user 7 in the admin\.", caplog.text)
     assert not any(session_key[:8] in caplog.text for session_key in sevens)
     followed = strict_ender.get(LIST)
@@ -827,10 +825,10 @@ def test_ending_a_users_sessions_ends_them_all_and_logs_it(
 
 
 def test_ending_the_sessions_of_a_user_named_by_username_in_the_title(
-    manager: Store, make_user: MakeUser, ender: Client
+    store: Store, make_user: MakeUser, ender: Client
 ) -> None:
     alice = make_user("alice", staff=False)
-    log_in(manager, key("alice"), alice)
+    log_in(store, key("alice"), alice)
 
     page = ender.get(f"{LIST}users/{alice.pk}/end/").content.decode()
 
@@ -843,11 +841,11 @@ def test_ending_the_sessions_of_a_user_without_any_is_not_found(ender: Client) -
 
 
 def test_ending_a_users_sessions_takes_the_permission(
-    manager: Store, sevens: list[str], viewer: Client
+    store: Store, sevens: list[str], viewer: Client
 ) -> None:
     assert viewer.get(f"{LIST}users/7/end/").status_code == 403
     assert viewer.post(f"{LIST}users/7/end/").status_code == 403
-    assert len(manager.user_sessions("7")) == 3
+    assert len(store.user_sessions("7")) == 3
 
 
 # Breadcrumbs
@@ -865,10 +863,8 @@ def breadcrumbs(page: str) -> list[str]:
     return crumbs
 
 
-def test_every_page_leads_back_to_the_list_by_its_breadcrumbs(
-    manager: Store, ender: Client
-) -> None:
-    log_in(manager, key("a"), "7")
+def test_every_page_leads_back_to_the_list_by_its_breadcrumbs(store: Store, ender: Client) -> None:
+    log_in(store, key("a"), "7")
     up = ["Home </admin/>", "Redis sessions </admin/redis_sessions/>"]
     up_to_list = [*up, f"Sessions <{LIST}>"]
     session_page = detail(key("a"))
@@ -995,7 +991,7 @@ def test_the_app_works_without_the_admin_and_never_loads_its_admin_module(
 
 
 def test_the_manuals_example_of_a_subclass_registers_it_in_place(
-    manager: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     page = (REPOSITORY / "docs" / "admin.rst").read_text()
     block = r"\.\. code-block:: python\n\n((?:    .*\n|\n)*?    admin\.site\.register\(.*\)\n)"

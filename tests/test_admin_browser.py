@@ -84,7 +84,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture
-def manager() -> Store:
+def store() -> Store:
     return get_store()
 
 
@@ -101,14 +101,14 @@ def make_user(username: str, *perms: str, staff: bool = True) -> User:
     return user
 
 
-def log_in(manager: Store, session_key: str, user: User, **data: object) -> str:
+def log_in(store: Store, session_key: str, user: User, **data: object) -> str:
     auth = {"_auth_user_id": str(user.pk), "_auth_user_backend": BACKEND}
-    manager.create(session_key, {**auth, "_auth_user_hash": AUTH_HASH, **data}, 14 * 86400)
+    store.create(session_key, {**auth, "_auth_user_hash": AUTH_HASH, **data}, 14 * 86400)
     return session_key
 
 
-def anonymous(manager: Store, session_key: str, **data: object) -> str:
-    manager.create(session_key, data, 3600)
+def anonymous(store: Store, session_key: str, **data: object) -> str:
+    store.create(session_key, data, 3600)
     return session_key
 
 
@@ -137,18 +137,18 @@ def screenshot(page: Page, name: str, folder: Path) -> None:
 def test_a_viewer_pages_searches_and_opens_a_session_with_secrets_masked(
     page: Page,
     live_server: LiveServer,
-    manager: Store,
+    store: Store,
     page_size: Callable[[int], None],
 ) -> None:
     make_user("viewer", "view_session")
     alice = make_user("alice", staff=False)
     bob = make_user("bob", staff=False)
     made = [
-        log_in(manager, key("alice1"), alice, api_token="tok-123"),
-        log_in(manager, key("alice2"), alice),
-        log_in(manager, key("bob1"), bob),
+        log_in(store, key("alice1"), alice, api_token="tok-123"),
+        log_in(store, key("alice2"), alice),
+        log_in(store, key("bob1"), bob),
         # Enough that no server hands them all out in one SCAN call.
-        *(anonymous(manager, key(f"anon{number:02d}"), number=number) for number in range(30)),
+        *(anonymous(store, key(f"anon{number:02d}"), number=number) for number in range(30)),
     ]
     page_size(3)
     sign_in(page, live_server, "viewer")
@@ -196,11 +196,11 @@ def test_staff_without_the_view_permission_are_refused(page: Page, live_server: 
 
 
 def test_a_holder_of_the_end_permission_ends_a_session_after_confirming(
-    page: Page, live_server: LiveServer, manager: Store
+    page: Page, live_server: LiveServer, store: Store
 ) -> None:
     make_user("ender", "view_session", "end_session")
     alice = make_user("alice", staff=False)
-    log_in(manager, key("alice1"), alice)
+    log_in(store, key("alice1"), alice)
     sign_in(page, live_server, "ender")
 
     page.fill("#session-search-key", "alice1")
@@ -208,11 +208,11 @@ def test_a_holder_of_the_end_permission_ends_a_session_after_confirming(
     page.click("text=alice1...")
     page.click("a.session-end")
     expect(page.locator("h1")).to_have_text("End session alice1...?")
-    assert manager.exists(key("alice1"))
+    assert store.exists(key("alice1"))
     page.click(".delete-confirmation form input[type=submit]")
 
     expect(page.locator(".messagelist")).to_contain_text("Session alice1... was ended.")
-    assert not manager.exists(key("alice1"))
+    assert not store.exists(key("alice1"))
 
 
 def _luminance(css_colour: str) -> float:
@@ -224,7 +224,7 @@ def test_the_pages_in_light_and_dark_mode(
     browser: Browser,
     page: Page,
     live_server: LiveServer,
-    manager: Store,
+    store: Store,
     tmp_path: Path,
 ) -> None:
     """Also the screenshots of docs/admin.rst: a few users' sessions, as a support
@@ -232,7 +232,7 @@ def test_the_pages_in_light_and_dark_mode(
     make_user("support", "view_session")
     people = {name: make_user(name, staff=False) for name in ("alice", "bob", "carol")}
     log_in(
-        manager,
+        store,
         "c4m2vq7hxk3dyt5pw6jr8nbl2fz4ga7s",
         people["alice"],
         cart=[{"sku": "TEA-042", "quantity": 2}, {"sku": "MUG-007", "quantity": 1}],
@@ -240,11 +240,11 @@ def test_the_pages_in_light_and_dark_mode(
         theme="dark",
         django_language="en",
     )
-    log_in(manager, "q7n3xw5k2pbz8ym4dh6tc9ra3lv5js2e", people["alice"], theme="dark")
-    log_in(manager, "h2kd8xw4m6pq3nz7bt5vy9rc2jl4fg6s", people["bob"], django_language="fr")
-    log_in(manager, "w5tq2mz8k4xb6nd3hp7ry9vc4jl2sg5f", people["carol"], cart=[])
-    anonymous(manager, "p8ym3kq6zx2wb5nd7ht4vr9cl3js6fg2", cart=[{"sku": "TEA-001"}])
-    anonymous(manager, "e3rk7bw5qz2xm8nd4hy6tp9cl2vs5jg7", django_language="de")
+    log_in(store, "q7n3xw5k2pbz8ym4dh6tc9ra3lv5js2e", people["alice"], theme="dark")
+    log_in(store, "h2kd8xw4m6pq3nz7bt5vy9rc2jl4fg6s", people["bob"], django_language="fr")
+    log_in(store, "w5tq2mz8k4xb6nd3hp7ry9vc4jl2sg5f", people["carol"], cart=[])
+    anonymous(store, "p8ym3kq6zx2wb5nd7ht4vr9cl3js6fg2", cart=[{"sku": "TEA-001"}])
+    anonymous(store, "e3rk7bw5qz2xm8nd4hy6tp9cl2vs5jg7", django_language="de")
     sign_in(page, live_server, "support")
 
     expect(page.locator("#result_list tbody tr")).to_have_count(7)

@@ -48,14 +48,14 @@ def on_a_cluster(request: pytest.FixtureRequest) -> Store:
 def test_a_walk_of_small_pages_visits_every_primary_and_lists_each_session_once(
     on_a_cluster: Store,
 ) -> None:
-    manager = on_a_cluster.manager
-    made = {anonymous(manager, key(f"s{number:02d}")) for number in range(40)}
+    store = on_a_cluster.store
+    made = {anonymous(store, key(f"s{number:02d}")) for number in range(40)}
 
     seen: list[str] = []
     cursors: list[str] = []
     cursor = "0"
     while True:
-        page = paging.scan_page(manager, cursor, 4)
+        page = paging.scan_page(store, cursor, 4)
         seen += [listed.session.session_key for listed in page.sessions]
         if page.cursor == "0":
             break
@@ -70,10 +70,10 @@ def test_a_walk_of_small_pages_visits_every_primary_and_lists_each_session_once(
 
 
 def test_the_list_pages_detail_and_ending_work_on_a_cluster(on_a_cluster: Store) -> None:
-    manager = on_a_cluster.manager
+    store = on_a_cluster.store
     ender = client_for(staff("ender", "view_session", "end_session", "view_secrets"))
-    made = {log_in(manager, key(f"u{number:02d}"), "7", cart=[number]) for number in range(3)}
-    made |= {anonymous(manager, key(f"a{number:02d}")) for number in range(20)}
+    made = {log_in(store, key(f"u{number:02d}"), "7", cart=[number]) for number in range(3)}
+    made |= {anonymous(store, key(f"a{number:02d}")) for number in range(20)}
 
     seen: list[str] = []
     response = ender.get(f"{LIST}?cursor=0")
@@ -91,9 +91,9 @@ def test_the_list_pages_detail_and_ending_work_on_a_cluster(on_a_cluster: Store)
     assert sorted(listed(searched)) == sorted(key(f"u{number:02d}") for number in range(3))
 
     assert csrf_post(ender, end_url(key("u01"))).status_code == 302
-    assert not manager.exists(key("u01"))
+    assert not store.exists(key("u01"))
     assert csrf_post(ender, f"{LIST}users/7/end/").status_code == 302
-    assert manager.user_sessions("7") == []
+    assert store.user_sessions("7") == []
 
 
 def test_a_viewer_without_the_permission_is_refused_on_a_cluster(on_a_cluster: Store) -> None:

@@ -120,19 +120,19 @@ def test_async_and_sync_paths_read_each_others_sessions() -> None:
 
 
 def test_the_manager_has_an_async_twin_of_every_operation() -> None:
-    manager = get_store()
+    store = get_store()
 
     async def scenario() -> None:
-        await manager.acreate("twin000001", {"a": 1}, 60)
-        stored = await manager.aload("twin000001")
+        await store.acreate("twin000001", {"a": 1}, 60)
+        stored = await store.aload("twin000001")
         assert stored is not None
         assert stored.data == {"a": 1}
-        await manager.asave("twin000001", {"a": 2}, 60, snapshot=stored.fields)
-        await manager.acycle("twin000001", "twin000002", {"a": 2}, 60)
-        assert await manager.aexists("twin000001") is False
-        assert await manager.adestroy("twin000002") is True
+        await store.asave("twin000001", {"a": 2}, 60, snapshot=stored.fields)
+        await store.acycle("twin000001", "twin000002", {"a": 2}, 60)
+        assert await store.aexists("twin000001") is False
+        assert await store.adestroy("twin000002") is True
         with pytest.raises(UpdateError):
-            await manager.asave("twin000002", {"a": 3}, 60)
+            await store.asave("twin000002", {"a": 3}, 60)
 
     run(scenario())
 
@@ -141,11 +141,11 @@ def test_the_manager_has_an_async_twin_of_every_operation() -> None:
 
 
 def test_each_event_loop_gets_its_own_client_and_it_closes_with_the_loop() -> None:
-    manager = get_store()
+    store = get_store()
 
     async def client_of_this_loop() -> int:
-        client = manager.aclient
-        assert manager.aclient is client  # one client per loop
+        client = store.aclient
+        assert store.aclient is client  # one client per loop
         assert await client.ping()
         assert isinstance(client, redis.asyncio.Redis)
         return id(client)

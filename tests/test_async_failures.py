@@ -93,16 +93,16 @@ def test_async_operations_recover_from_a_flushed_script_cache(redis_client: redi
 
 
 def test_an_async_cycle_onto_a_taken_key_raises_create_error() -> None:
-    manager = get_store()
+    store = get_store()
 
     async def scenario() -> None:
-        await manager.acreate("oldkey0001", {"a": 1}, 60)
-        await manager.acreate("taken00001", {"b": 2}, 60)
-        await manager.acycle("oldkey0001", "taken00001", {"a": 1}, 60)
+        await store.acreate("oldkey0001", {"a": 1}, 60)
+        await store.acreate("taken00001", {"b": 2}, 60)
+        await store.acycle("oldkey0001", "taken00001", {"a": 1}, 60)
 
     with pytest.raises(CreateError):
         run(scenario())
-    assert manager.exists("oldkey0001") is False
+    assert store.exists("oldkey0001") is False
 
 
 def test_async_cycle_key_of_a_session_never_saved_creates_it() -> None:

@@ -44,18 +44,18 @@ TTL = 2 * DAY + 5 * HOUR + 1800
 
 
 @pytest.fixture
-def manager() -> Store:
+def store() -> Store:
     return get_store()
 
 
 @pytest.fixture
-def where(manager: Store) -> str:
+def where(store: Store) -> str:
     """What the commands say they work on: the prefix and the test server."""
-    return f"'sessions:' on {describe(manager.client)}"
+    return f"'sessions:' on {describe(store.client)}"
 
 
 def make(
-    manager: Store,
+    store: Store,
     redis_client: redis.Redis,
     key: str,
     *,
@@ -64,8 +64,8 @@ def make(
     saved: int = SAVED,
     **data: Any,
 ) -> str:
-    manager.create(key, data, ttl)
-    redis_client.hset(manager.redis_key(key), mapping={"#c": created, "#m": saved})
+    store.create(key, data, ttl)
+    redis_client.hset(store.redis_key(key), mapping={"#c": created, "#m": saved})
     return key
 
 
@@ -225,20 +225,20 @@ def test_clearsessions_exits_1_with_one_line_when_redis_is_unreachable(nowhere: 
 
 
 @pytest.fixture
-def store(indexed: None, manager: Store, redis_client: redis.Redis) -> None:
+def stocked(indexed: None, store: Store, redis_client: redis.Redis) -> None:
     """Five sessions: three of user 7, one of user 8, one anonymous; a tombstone.
 
     Sessions are indexed by user, so that the statistics count users.
     """
     for number in range(3):
-        make(manager, redis_client, f"seven{number:05d}", _auth_user_id="7")
-    make(manager, redis_client, "eight00000", ttl=HOUR, _auth_user_id="8")
-    make(manager, redis_client, "anonymous0", ttl=30 * DAY, theme="dark")
-    make(manager, redis_client, "doomed0000")
-    manager.destroy("doomed0000")
+        make(store, redis_client, f"seven{number:05d}", _auth_user_id="7")
+    make(store, redis_client, "eight00000", ttl=HOUR, _auth_user_id="8")
+    make(store, redis_client, "anonymous0", ttl=30 * DAY, theme="dark")
+    make(store, redis_client, "doomed0000")
+    store.destroy("doomed0000")
 
 
-def test_session_stats_shows_counts_users_and_times_to_live(store: None, where: str) -> None:
+def test_session_stats_shows_counts_users_and_times_to_live(stocked: None, where: str) -> None:
     stdout, stderr = run("session_stats", "--sample", "0")
 
     assert stdout == (
@@ -264,7 +264,7 @@ def test_session_stats_shows_counts_users_and_times_to_live(store: None, where: 
     assert stderr == ""
 
 
-def test_session_stats_lists_only_the_top_users_asked_for(store: None) -> None:
+def test_session_stats_lists_only_the_top_users_asked_for(stocked: None) -> None:
     stdout, _ = run("session_stats", "--top", "1", "--sample", "0")
 
     assert (
@@ -272,7 +272,7 @@ def test_session_stats_lists_only_the_top_users_asked_for(store: None) -> None:
     )
 
 
-def test_session_stats_with_top_zero_lists_no_user(store: None) -> None:
+def test_session_stats_with_top_zero_lists_no_user(stocked: None) -> None:
     stdout, _ = run("session_stats", "--top", "0", "--sample", "0")
 
     assert "most sessions" not in stdout
@@ -280,7 +280,7 @@ def test_session_stats_with_top_zero_lists_no_user(store: None) -> None:
 
 
 def test_session_stats_mentions_keys_it_did_not_write(
-    store: None, redis_client: redis.Redis
+    stocked: None, redis_client: redis.Redis
 ) -> None:
     redis_client.set("sessions:{foreign000}", "not a session")
 
@@ -290,12 +290,12 @@ def test_session_stats_mentions_keys_it_did_not_write(
 
 
 def test_session_stats_estimates_memory_from_the_sample(
-    manager: Store, redis_client: redis.Redis
+    store: Store, redis_client: redis.Redis
 ) -> None:
-    keys = [make(manager, redis_client, f"alike{number:05d}", theme="dark") for number in range(4)]
+    keys = [make(store, redis_client, f"alike{number:05d}", theme="dark") for number in range(4)]
     # Sizes depend on the server's allocator, and with some allocators on each
     # key's history too: the expected mean is read off the server.
-    usages = [redis_client.memory_usage(manager.redis_key(key), samples=0) for key in keys]
+    usages = [redis_client.memory_usage(store.redis_key(key), samples=0) for key in keys]
     mean = sum(usage or 0 for usage in usages) / len(usages)
 
     stdout, _ = run("session_stats", "--sample", "4")
@@ -332,10 +332,10 @@ def test_session_stats_of_an_empty_store(where: str) -> None:
 
 
 def test_session_stats_json_has_stable_keys(
-    store: None, redis_client: redis.Redis, manager: Store
+    stocked: None, redis_client: redis.Redis, store: Store
 ) -> None:
     sampled = sum(
-        redis_client.memory_usage(manager.redis_key(key)) or 0
+        redis_client.memory_usage(store.redis_key(key)) or 0
         for key in ["seven00000", "seven00001", "seven00002", "eight00000", "anonymous0"]
     )
 
@@ -368,10 +368,10 @@ def test_session_stats_json_has_stable_keys(
 
 
 @pytest.fixture
-def many(manager: Store, redis_url: str) -> Iterator[None]:
+def many(store: Store, redis_url: str) -> Iterator[None]:
     """250 anonymous sessions, scanned one key a batch: 250 batches."""
     for number in range(250):
-        manager.create(f"many{number:06d}", {"n": number}, 600)
+        store.create(f"many{number:06d}", {"n": number}, 600)
     with override_settings(REDIS_SESSIONS={"URL": redis_url, "SCAN_COUNT": 1}):
         yield
 
@@ -393,8 +393,8 @@ def test_session_stats_refuses_a_negative_top() -> None:
     assert str(raised.value) == "Error: argument --top: '-1' is not a whole number, zero or more"
 
 
-def test_session_stats_from_the_command_line(redis_url: str, manager: Store) -> None:
-    manager.create("counted000", {"a": 1}, 600)
+def test_session_stats_from_the_command_line(redis_url: str, store: Store) -> None:
+    store.create("counted000", {"a": 1}, 600)
 
     result = django("session_stats", "--json", url=redis_url)
 
@@ -410,15 +410,13 @@ def test_session_stats_exits_1_with_one_line_when_redis_is_unreachable(nowhere: 
 
 
 @pytest.fixture
-def sevens(indexed: None, manager: Store, redis_client: redis.Redis) -> list[str]:
+def sevens(indexed: None, store: Store, redis_client: redis.Redis) -> list[str]:
     """Three sessions of user 7, oldest first, and one of user 8, indexed by user."""
     keys = [
-        make(
-            manager, redis_client, f"seven{number:05d}", created=CREATED + number, _auth_user_id="7"
-        )
+        make(store, redis_client, f"seven{number:05d}", created=CREATED + number, _auth_user_id="7")
         for number in (2, 0, 1)
     ]
-    make(manager, redis_client, "eight00000", _auth_user_id="8")
+    make(store, redis_client, "eight00000", _auth_user_id="8")
     return sorted(keys)
 
 
@@ -436,9 +434,9 @@ def test_sessions_list_of_a_user_shows_their_sessions_oldest_first(sevens: list[
 
 
 def test_sessions_list_shows_anonymous_sessions_with_a_dash(
-    manager: Store, redis_client: redis.Redis
+    store: Store, redis_client: redis.Redis
 ) -> None:
-    make(manager, redis_client, "anonymous0", theme="dark")
+    make(store, redis_client, "anonymous0", theme="dark")
 
     assert run("sessions", "list")[0] == (
         "KEY         USER  CREATED (UTC)        SAVED (UTC)          EXPIRES IN\n"
@@ -447,9 +445,9 @@ def test_sessions_list_shows_anonymous_sessions_with_a_dash(
     )
 
 
-def test_sessions_list_leaves_tombstones_out(manager: Store, redis_client: redis.Redis) -> None:
-    make(manager, redis_client, "doomed0000")
-    manager.destroy("doomed0000")
+def test_sessions_list_leaves_tombstones_out(store: Store, redis_client: redis.Redis) -> None:
+    make(store, redis_client, "doomed0000")
+    store.destroy("doomed0000")
 
     assert run("sessions", "list") == ("No live sessions.\n", "")
 
@@ -508,14 +506,14 @@ def test_sessions_list_from_the_command_line_with_options_after_the_action(
 # sessions count
 
 
-def test_sessions_count_counts_live_sessions(sevens: list[str], manager: Store) -> None:
-    manager.destroy("eight00000")
+def test_sessions_count_counts_live_sessions(sevens: list[str], store: Store) -> None:
+    store.destroy("eight00000")
 
     assert run("sessions", "count") == ("3 live sessions.\n", "")
 
 
-def test_sessions_count_says_session_for_one(manager: Store, redis_client: redis.Redis) -> None:
-    make(manager, redis_client, "anonymous0")
+def test_sessions_count_says_session_for_one(store: Store, redis_client: redis.Redis) -> None:
+    make(store, redis_client, "anonymous0")
 
     assert run("sessions", "count")[0] == "1 live session.\n"
 
@@ -578,8 +576,8 @@ def test_sessions_count_exits_1_with_one_line_when_redis_is_unreachable(nowhere:
 # sessions show
 
 
-def test_sessions_show_prints_metadata_and_data(manager: Store, redis_client: redis.Redis) -> None:
-    make(manager, redis_client, "seven00000", _auth_user_id="7", cart=[3, 1], theme="dark")
+def test_sessions_show_prints_metadata_and_data(store: Store, redis_client: redis.Redis) -> None:
+    make(store, redis_client, "seven00000", _auth_user_id="7", cart=[3, 1], theme="dark")
 
     assert run("sessions", "show", "seven00000") == (
         "Key      seven00000\n"
@@ -601,9 +599,9 @@ def test_sessions_show_prints_metadata_and_data(manager: Store, redis_client: re
 
 
 def test_sessions_show_of_an_anonymous_session_without_expiry(
-    manager: Store, redis_client: redis.Redis
+    store: Store, redis_client: redis.Redis
 ) -> None:
-    make(manager, redis_client, "anonymous0")
+    make(store, redis_client, "anonymous0")
     redis_client.persist("sessions:{anonymous0}")
 
     lines = run("sessions", "show", "anonymous0")[0].splitlines()
@@ -611,8 +609,8 @@ def test_sessions_show_of_an_anonymous_session_without_expiry(
     assert (lines[1], lines[4]) == ("User     anonymous", "Expires  never")
 
 
-def test_sessions_show_json(manager: Store, redis_client: redis.Redis) -> None:
-    make(manager, redis_client, "seven00000", _auth_user_id="7", cart=[3, 1])
+def test_sessions_show_json(store: Store, redis_client: redis.Redis) -> None:
+    make(store, redis_client, "seven00000", _auth_user_id="7", cart=[3, 1])
 
     shown = json.loads(run("sessions", "show", "seven00000", "--json")[0])
 
@@ -631,17 +629,17 @@ def test_sessions_show_prints_values_json_cannot_hold_as_their_repr(
 ) -> None:
     when = datetime.datetime(2026, 1, 2, 3, 4, 5)
     with override_settings(SESSION_SERIALIZER="tests.support.serializers.PickleSerializer"):
-        manager = get_store()
-        make(manager, redis_client, "pickled000", when=when)
+        store = get_store()
+        make(store, redis_client, "pickled000", when=when)
 
         stdout, _ = run("sessions", "show", "pickled000")
 
     assert stdout.endswith('{\n  "when": "datetime.datetime(2026, 1, 2, 3, 4, 5)"\n}\n')
 
 
-def test_sessions_show_of_a_missing_or_destroyed_session_fails(manager: Store) -> None:
-    manager.create("doomed0000", {"a": 1}, 600)
-    manager.destroy("doomed0000")
+def test_sessions_show_of_a_missing_or_destroyed_session_fails(store: Store) -> None:
+    store.create("doomed0000", {"a": 1}, 600)
+    store.destroy("doomed0000")
 
     for key in ("doomed0000", "missing000"):
         with pytest.raises(CommandError) as raised:
@@ -769,17 +767,17 @@ def test_sessions_clear_from_the_command_line_with_no_input(
 
 
 def test_sessions_revoke_dry_run_names_the_session_and_revokes_nothing(
-    sevens: list[str], manager: Store
+    sevens: list[str], store: Store
 ) -> None:
     assert run("sessions", "revoke", "seven00000", "--dry-run") == (
         "Would revoke session seven00000 of user 7.\n",
         "",
     )
-    assert manager.exists("seven00000")
+    assert store.exists("seven00000")
 
 
 def test_sessions_revoke_leaves_a_tombstone_and_takes_the_session_out_of_its_index(
-    sevens: list[str], manager: Store, redis_client: redis.Redis
+    sevens: list[str], store: Store, redis_client: redis.Redis
 ) -> None:
     assert run("sessions", "revoke", "seven00000", "--no-input") == (
         "Revoked session seven00000 of user 7.\n",
@@ -789,8 +787,8 @@ def test_sessions_revoke_leaves_a_tombstone_and_takes_the_session_out_of_its_ind
     assert redis_client.zscore("sessions:user:{7}", "seven00000") is None
 
 
-def test_sessions_revoke_of_an_anonymous_session(manager: Store, redis_client: redis.Redis) -> None:
-    make(manager, redis_client, "anonymous0")
+def test_sessions_revoke_of_an_anonymous_session(store: Store, redis_client: redis.Redis) -> None:
+    make(store, redis_client, "anonymous0")
 
     assert run("sessions", "revoke", "anonymous0", "--no-input")[0] == (
         "Revoked anonymous session anonymous0.\n"
@@ -804,7 +802,7 @@ def test_sessions_revoke_of_a_missing_session_has_nothing_to_do() -> None:
     )
 
 
-def test_sessions_revoke_asks_on_the_terminal(sevens: list[str], manager: Store) -> None:
+def test_sessions_revoke_asks_on_the_terminal(sevens: list[str], store: Store) -> None:
     with terminal("yes\n") as stdin:
         stdout, stderr = run("sessions", "revoke", "seven00000", stdin=stdin)
 
@@ -812,36 +810,36 @@ def test_sessions_revoke_asks_on_the_terminal(sevens: list[str], manager: Store)
         "Revoke session seven00000 of user 7? Type 'yes' to continue, or 'no' to cancel: "
     )
     assert stdout == "Revoked session seven00000 of user 7.\n"
-    assert not manager.exists("seven00000")
+    assert not store.exists("seven00000")
 
 
 def test_sessions_revoke_cancelled_at_the_prompt_revokes_nothing(
-    sevens: list[str], manager: Store
+    sevens: list[str], store: Store
 ) -> None:
     with terminal("\n") as stdin, pytest.raises(CommandError) as raised:
         run("sessions", "revoke", "seven00000", stdin=stdin)
 
     assert str(raised.value) == "Cancelled; nothing was revoked."
-    assert manager.exists("seven00000")
+    assert store.exists("seven00000")
 
 
 def test_sessions_revoke_user_dry_run_lists_the_sessions_it_would_revoke(
-    sevens: list[str], manager: Store
+    sevens: list[str], store: Store
 ) -> None:
     assert run("sessions", "revoke", "--user", "7", "--dry-run")[0] == (
         "Would revoke 3 sessions of user 7:\n  seven00000\n  seven00001\n  seven00002\n"
     )
-    assert manager.count() == 4
+    assert store.count() == 4
 
 
 def test_sessions_revoke_user_logs_them_out_everywhere_but_the_session_kept(
-    sevens: list[str], manager: Store
+    sevens: list[str], store: Store
 ) -> None:
     stdout, _ = run("sessions", "revoke", "--user", "7", "--except", "seven00001", "--no-input")
 
     assert stdout == "Revoked 2 sessions of user 7, keeping seven00001.\n"
-    assert [stored.session_key for stored in manager.user_sessions("7")] == ["seven00001"]
-    assert manager.exists("eight00000")
+    assert [stored.session_key for stored in store.user_sessions("7")] == ["seven00001"]
+    assert store.exists("eight00000")
 
 
 def test_sessions_revoke_user_asks_on_the_terminal(sevens: list[str]) -> None:
@@ -874,13 +872,13 @@ def test_sessions_revoke_except_goes_with_user_only() -> None:
 
 
 def test_sessions_revoke_from_the_command_line(
-    redis_url: str, sevens: list[str], manager: Store
+    redis_url: str, sevens: list[str], store: Store
 ) -> None:
     result = django("sessions", "revoke", "--user", "7", "--noinput", url=redis_url)
 
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == "Revoked 3 sessions of user 7.\n"
-    assert manager.user_sessions("7") == []
+    assert store.user_sessions("7") == []
 
 
 def test_sessions_revoke_exits_1_with_one_line_when_redis_is_unreachable(nowhere: str) -> None:

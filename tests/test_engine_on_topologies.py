@@ -122,42 +122,42 @@ def test_the_async_methods_do_the_same(on_topology: Store) -> None:
 
 
 def test_the_store_api_sync(on_topology: Store) -> None:
-    manager = on_topology.manager
+    store = on_topology.store
     sevens = [make("7", n=number) for number in range(3)]
     others = [make("8"), *(make(n=number) for number in range(40))]
-    manager.set("set0000001", {"a": 1}, 600)
+    store.set("set0000001", {"a": 1}, 600)
 
-    assert manager.get("set0000001") is not None
-    assert manager.touch("set0000001", 900) is True
-    assert 800 < (manager.ttls(["set0000001"])[0] or 0) <= 900
-    assert manager.count() == 45
-    assert sorted(stored.session_key for stored in manager.iter_sessions()) == sorted(
+    assert store.get("set0000001") is not None
+    assert store.touch("set0000001", 900) is True
+    assert 800 < (store.ttls(["set0000001"])[0] or 0) <= 900
+    assert store.count() == 45
+    assert sorted(stored.session_key for stored in store.iter_sessions()) == sorted(
         [*sevens, *others, "set0000001"]
     )
-    assert sorted(stored.session_key for stored in manager.user_sessions("7")) == sorted(sevens)
-    stats = manager.stats()
+    assert sorted(stored.session_key for stored in store.user_sessions("7")) == sorted(sevens)
+    stats = store.stats()
     assert (stats.live, stats.authenticated) == (45, 4)
 
-    assert manager.destroy_user_sessions("7", keep=sevens[0]) == 2
-    assert [stored.session_key for stored in manager.user_sessions("7")] == [sevens[0]]
-    assert manager.destroy("set0000001") is True
-    assert manager.exists("set0000001") is False
-    assert manager.clear() >= 45
-    assert manager.count() == 0
+    assert store.destroy_user_sessions("7", keep=sevens[0]) == 2
+    assert [stored.session_key for stored in store.user_sessions("7")] == [sevens[0]]
+    assert store.destroy("set0000001") is True
+    assert store.exists("set0000001") is False
+    assert store.clear() >= 45
+    assert store.count() == 0
 
 
 def test_the_store_api_async(on_topology: Store) -> None:
-    manager = on_topology.manager
+    store = on_topology.store
     sevens = [make("7", n=number) for number in range(3)]
     for number in range(30):
         make(n=number)
 
     async def walk() -> tuple[int, int, list[str], int, int]:
-        live = await manager.acount()
-        stats = await manager.astats()
-        mine = [stored.session_key for stored in await manager.auser_sessions("7")]
-        destroyed = await manager.adestroy_user_sessions("7")
-        cleared = await manager.aclear()
+        live = await store.acount()
+        stats = await store.astats()
+        mine = [stored.session_key for stored in await store.auser_sessions("7")]
+        destroyed = await store.adestroy_user_sessions("7")
+        cleared = await store.aclear()
         return live, stats.live, sorted(mine), destroyed, cleared
 
     # Cleared: 30 sessions and the 3 tombstones; the index of user 7 went

@@ -39,12 +39,12 @@ from redis_sessions.store import get_store
 setup_test_environment()
 call_command("migrate", verbosity=0)
 call_command("demo_user", verbosity=0)
-manager = get_store()
+store = get_store()
 client = Client()
 
 
 def hash_fields(session_key):
-    return sorted(name.decode() for name in manager.client.hgetall(manager.redis_key(session_key)))
+    return sorted(name.decode() for name in store.client.hgetall(store.redis_key(session_key)))
 
 
 def shown_fields(response):
@@ -76,13 +76,13 @@ print("messages", [str(message) for message in response.context["messages"]])
 print("key abbreviated", abbreviated(session_key) in html, session_key in html)
 print("page", shown_fields(response))
 print("hash", hash_fields(session_key))
-print("colour", manager.client.hget(manager.redis_key(session_key), "colour").decode())
+print("colour", store.client.hget(store.redis_key(session_key), "colour").decode())
 
 response = client.post("/logout/")
 print("logout", response.status_code, response["Location"])
 print("cookie cleared", client.cookies["sessionid"].value == "")
 print("hash after logout", hash_fields(session_key))
-print(manager.redis_key(session_key))
+print(store.redis_key(session_key))
 """
 
 LOGGED_IN_FIELDS = ["#b", "#c", "#h", "#m", "#u", "colour", "visits"]

@@ -156,7 +156,7 @@ def test_on_a_cluster_operations_resume_after_a_primary_dies(cluster: Cluster) -
         for primary in admin.get_primaries():  # type: ignore[no-untyped-call]
             assert admin.execute_command("WAIT", 1, 5000, target_nodes=primary) == 1  # type: ignore[no-untyped-call]
         admin.close()
-        manager = get_store()
+        store = get_store()
         load = SessionLoad().start()
         time.sleep(0.5)
 
@@ -175,6 +175,6 @@ def test_on_a_cluster_operations_resume_after_a_primary_dies(cluster: Cluster) -
         # The replica had the victim's sessions, and the bulk operations find
         # every node again.
         assert all(SessionStore(key).exists(key) for key in before)
-        assert manager.count() >= len(before) + 20
+        assert store.count() >= len(before) + 20
         cluster.restart(victim)
-        assert manager.count() >= len(before) + 20
+        assert store.count() >= len(before) + 20

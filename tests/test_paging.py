@@ -18,7 +18,7 @@ from tests.support.servers import free_port
 
 
 @pytest.fixture
-def manager() -> Store:
+def store() -> Store:
     return get_store()
 
 
@@ -28,7 +28,7 @@ def key(name: str) -> str:
 
 
 def walk(
-    manager: Store,
+    store: Store,
     size: int,
     cursor: str = "0",
     *,
@@ -43,7 +43,7 @@ def walk(
         start = pages[-1].cursor if pages else cursor
         pages.append(
             paging.scan_page(
-                manager,
+                store,
                 start,
                 size,
                 key_prefix=key_prefix,
@@ -58,12 +58,12 @@ def keys_of(pages: list[paging.Page]) -> list[str]:
     return [listed.session.session_key for page in pages for listed in page.sessions]
 
 
-def test_a_walk_of_small_pages_lists_every_live_session_once(manager: Store) -> None:
+def test_a_walk_of_small_pages_lists_every_live_session_once(store: Store) -> None:
     created = {key(f"s{number:02d}") for number in range(60)}
     for session_key in created:
-        manager.create(session_key, {"n": 1}, 3600)
+        store.create(session_key, {"n": 1}, 3600)
 
-    pages = walk(manager, 3)
+    pages = walk(store, 3)
 
     assert sorted(keys_of(pages)) == sorted(created)
     assert len(pages) >= 4
@@ -71,11 +71,11 @@ def test_a_walk_of_small_pages_lists_every_live_session_once(manager: Store) -> 
     assert all(page.cursor.isdigit() for page in pages)
 
 
-def test_a_page_has_about_its_size(manager: Store) -> None:
+def test_a_page_has_about_its_size(store: Store) -> None:
     for number in range(50):
-        manager.create(key(f"s{number:02d}"), {}, 3600)
+        store.create(key(f"s{number:02d}"), {}, 3600)
 
-    page = paging.scan_page(manager, "0", 10)
+    page = paging.scan_page(store, "0", 10)
 
     # SCAN hands keys out a bucket at a time: a few more than asked, never fewer
     # while there are more.
@@ -83,27 +83,27 @@ def test_a_page_has_about_its_size(manager: Store) -> None:
     assert page.cursor != "0"
 
 
-def test_a_single_page_holds_everything_when_it_is_large_enough(manager: Store) -> None:
+def test_a_single_page_holds_everything_when_it_is_large_enough(store: Store) -> None:
     for number in range(5):
-        manager.create(key(f"s{number}"), {}, 3600)
+        store.create(key(f"s{number}"), {}, 3600)
 
-    page = paging.scan_page(manager)
+    page = paging.scan_page(store)
 
     assert len(page.sessions) == 5
     assert page.cursor == "0"
 
 
-def test_an_empty_store_is_one_empty_page(manager: Store) -> None:
-    assert paging.scan_page(manager) == paging.Page([], "0")
+def test_an_empty_store_is_one_empty_page(store: Store) -> None:
+    assert paging.scan_page(store) == paging.Page([], "0")
 
 
 def test_each_session_comes_with_its_time_to_live_and_size(
-    manager: Store, redis_client: redis.Redis
+    store: Store, redis_client: redis.Redis
 ) -> None:
-    manager.create(key("s"), {"_auth_user_id": "7", "cart": [1, 2]}, 3600)
-    stored_fields = redis_client.hgetall(manager.redis_key(key("s")))
+    store.create(key("s"), {"_auth_user_id": "7", "cart": [1, 2]}, 3600)
+    stored_fields = redis_client.hgetall(store.redis_key(key("s")))
 
-    (listed,) = paging.scan_page(manager).sessions
+    (listed,) = paging.scan_page(store).sessions
 
     assert listed.session.user_id == "7"
     assert listed.session.data == {"_auth_user_id": "7", "cart": [1, 2]}
@@ -112,128 +112,128 @@ def test_each_session_comes_with_its_time_to_live_and_size(
 
 
 def test_a_session_without_expiry_has_no_time_to_live(
-    manager: Store, redis_client: redis.Redis
+    store: Store, redis_client: redis.Redis
 ) -> None:
-    manager.create(key("s"), {}, 3600)
-    redis_client.persist(manager.redis_key(key("s")))
+    store.create(key("s"), {}, 3600)
+    redis_client.persist(store.redis_key(key("s")))
 
-    (listed,) = paging.scan_page(manager).sessions
+    (listed,) = paging.scan_page(store).sessions
 
     assert listed.ttl is None
 
 
 def test_tombstones_user_indexes_and_foreign_keys_are_left_out(
-    manager: Store, redis_client: redis.Redis
+    store: Store, redis_client: redis.Redis
 ) -> None:
-    manager.create(key("live"), {"_auth_user_id": "7"}, 3600)
-    manager.create(key("gone"), {}, 3600)
-    manager.destroy(key("gone"))
-    redis_client.set(manager.redis_key(key("string")), "not a session")
-    redis_client.hset(manager.redis_key(key("hash")), "x", "no metadata")
+    store.create(key("live"), {"_auth_user_id": "7"}, 3600)
+    store.create(key("gone"), {}, 3600)
+    store.destroy(key("gone"))
+    redis_client.set(store.redis_key(key("string")), "not a session")
+    redis_client.hset(store.redis_key(key("hash")), "x", "no metadata")
     redis_client.set("unrelated", "1")
 
-    pages = walk(manager, 2)
+    pages = walk(store, 2)
 
     assert keys_of(pages) == [key("live")]
 
 
 def test_a_key_prefix_keeps_the_sessions_whose_key_starts_with_it(
-    manager: Store,
+    store: Store,
 ) -> None:
     for name in ("abc1", "abc2", "abd1", "xyz1"):
-        manager.create(key(name), {}, 3600)
+        store.create(key(name), {}, 3600)
 
-    pages = walk(manager, 1, key_prefix="abc")
+    pages = walk(store, 1, key_prefix="abc")
 
     assert sorted(keys_of(pages)) == [key("abc1"), key("abc2")]
 
 
-def test_a_whole_key_as_prefix_finds_that_session(manager: Store) -> None:
-    manager.create(key("abc1"), {}, 3600)
-    manager.create(key("abc2"), {}, 3600)
+def test_a_whole_key_as_prefix_finds_that_session(store: Store) -> None:
+    store.create(key("abc1"), {}, 3600)
+    store.create(key("abc2"), {}, 3600)
 
-    assert keys_of(walk(manager, 10, key_prefix=key("abc1"))) == [key("abc1")]
+    assert keys_of(walk(store, 10, key_prefix=key("abc1"))) == [key("abc1")]
 
 
 def test_glob_characters_of_the_prefix_are_matched_literally(redis_url: str) -> None:
     with override_settings(REDIS_SESSIONS={"URL": redis_url, "PREFIX": "s*[x]:"}):
-        manager = get_store()
-        manager.create(key("abc"), {}, 3600)
+        store = get_store()
+        store.create(key("abc"), {}, 3600)
         # What the prefix would match as a pattern: a session of another prefix.
-        manager.client.hset("sabcx:{" + key("abd") + "}", mapping={"#c": 1, "#m": 1})
+        store.client.hset("sabcx:{" + key("abd") + "}", mapping={"#c": 1, "#m": 1})
 
-        assert keys_of(walk(manager, 10)) == [key("abc")]
-        assert keys_of(walk(manager, 10, key_prefix="ab")) == [key("abc")]
+        assert keys_of(walk(store, 10)) == [key("abc")]
+        assert keys_of(walk(store, 10, key_prefix="ab")) == [key("abc")]
 
 
 @pytest.mark.parametrize(("authenticated", "expected"), [(True, ["user"]), (False, ["anon"])])
 def test_the_login_filter_keeps_one_kind_of_session(
-    manager: Store, authenticated: bool, expected: list[str]
+    store: Store, authenticated: bool, expected: list[str]
 ) -> None:
     for number in range(10):
-        manager.create(key(f"user{number}"), {"_auth_user_id": "7"}, 3600)
+        store.create(key(f"user{number}"), {"_auth_user_id": "7"}, 3600)
     for number in range(10):
-        manager.create(key(f"anon{number}"), {}, 3600)
+        store.create(key(f"anon{number}"), {}, 3600)
 
-    pages = walk(manager, 3, authenticated=authenticated)
+    pages = walk(store, 3, authenticated=authenticated)
 
     assert {session_key[:4] for session_key in keys_of(pages)} == set(expected)
     assert len(keys_of(pages)) == 10
 
 
-def test_a_filtered_page_reads_on_until_it_is_full(manager: Store) -> None:
+def test_a_filtered_page_reads_on_until_it_is_full(store: Store) -> None:
     for number in range(30):
-        manager.create(key(f"anon{number:02d}"), {}, 3600)
+        store.create(key(f"anon{number:02d}"), {}, 3600)
     for number in range(3):
-        manager.create(key(f"user{number}"), {"_auth_user_id": "7"}, 3600)
+        store.create(key(f"user{number}"), {"_auth_user_id": "7"}, 3600)
 
-    page = paging.scan_page(manager, "0", 3, authenticated=True)
+    page = paging.scan_page(store, "0", 3, authenticated=True)
 
     assert sorted(listed.session.session_key for listed in page.sessions) == [
         key(f"user{number}") for number in range(3)
     ]
 
 
-def test_a_page_stops_after_its_scans_and_says_where_to_go_on(manager: Store) -> None:
+def test_a_page_stops_after_its_scans_and_says_where_to_go_on(store: Store) -> None:
     for number in range(200):
-        manager.create(key(f"anon{number:03d}"), {}, 3600)
-    manager.create(key("user"), {"_auth_user_id": "7"}, 3600)
+        store.create(key(f"anon{number:03d}"), {}, 3600)
+    store.create(key("user"), {"_auth_user_id": "7"}, 3600)
 
-    page = paging.scan_page(manager, "0", 1, authenticated=True, max_scans=1)
-    pages = [page, *walk(manager, 1, page.cursor, authenticated=True, max_scans=1)]
+    page = paging.scan_page(store, "0", 1, authenticated=True, max_scans=1)
+    pages = [page, *walk(store, 1, page.cursor, authenticated=True, max_scans=1)]
 
     assert page.cursor != "0"
     assert keys_of(pages) == [key("user")]
 
 
 @pytest.mark.parametrize("cursor", ["", "-1", "1.5", "abc", "٣", "1 2"])
-def test_a_cursor_this_function_did_not_return_is_refused(manager: Store, cursor: str) -> None:
+def test_a_cursor_this_function_did_not_return_is_refused(store: Store, cursor: str) -> None:
     with pytest.raises(ValueError, match="is not a cursor of this listing"):
-        paging.scan_page(manager, cursor)
+        paging.scan_page(store, cursor)
 
 
 @pytest.mark.parametrize("prefix", ["ABC", "a*", "a?", "a]", "a{", "x" * 65])
-def test_a_key_prefix_no_session_key_can_have_is_refused(manager: Store, prefix: str) -> None:
+def test_a_key_prefix_no_session_key_can_have_is_refused(store: Store, prefix: str) -> None:
     with pytest.raises(ValueError, match="No session key starts with"):
-        paging.scan_page(manager, key_prefix=prefix)
+        paging.scan_page(store, key_prefix=prefix)
 
 
 @pytest.mark.parametrize(("size", "max_scans"), [(0, 1), (1, 0)])
-def test_a_page_needs_a_size_and_scans(manager: Store, size: int, max_scans: int) -> None:
+def test_a_page_needs_a_size_and_scans(store: Store, size: int, max_scans: int) -> None:
     with pytest.raises(ValueError, match="above zero"):
-        paging.scan_page(manager, "0", size, max_scans=max_scans)
+        paging.scan_page(store, "0", size, max_scans=max_scans)
 
 
 def test_read_sessions_reads_live_sessions_in_one_round_trip(
-    manager: Store, command_log: Callable[[], AbstractContextManager[CommandLog]]
+    store: Store, command_log: Callable[[], AbstractContextManager[CommandLog]]
 ) -> None:
-    manager.create(key("one"), {"a": 1}, 3600)
-    manager.create(key("two"), {"b": 2}, 3600)
-    manager.create(key("gone"), {}, 3600)
-    manager.destroy(key("gone"))
+    store.create(key("one"), {"a": 1}, 3600)
+    store.create(key("two"), {"b": 2}, 3600)
+    store.create(key("gone"), {}, 3600)
+    store.destroy(key("gone"))
 
     with command_log() as log:
-        found = paging.read_sessions(manager, [key("one"), key("gone"), key("missing"), key("two")])
+        found = paging.read_sessions(store, [key("one"), key("gone"), key("missing"), key("two")])
 
     assert [listed.session.session_key for listed in found] == [key("one"), key("two")]
     assert [listed.session.data for listed in found] == [{"a": 1}, {"b": 2}]
@@ -241,40 +241,38 @@ def test_read_sessions_reads_live_sessions_in_one_round_trip(
 
 
 def test_read_sessions_never_sends_what_is_not_a_session_key(
-    manager: Store, command_log: Callable[[], AbstractContextManager[CommandLog]]
+    store: Store, command_log: Callable[[], AbstractContextManager[CommandLog]]
 ) -> None:
     with command_log() as log:
-        found = paging.read_sessions(manager, ["short", "UPPERCASE1", "a*b*c*d*e", ""])
+        found = paging.read_sessions(store, ["short", "UPPERCASE1", "a*b*c*d*e", ""])
 
     assert found == []
     assert len(log) == 0
 
 
-def test_read_sessions_skips_a_key_of_another_type(
-    manager: Store, redis_client: redis.Redis
-) -> None:
-    redis_client.set(manager.redis_key(key("string")), "x")
+def test_read_sessions_skips_a_key_of_another_type(store: Store, redis_client: redis.Redis) -> None:
+    redis_client.set(store.redis_key(key("string")), "x")
 
-    assert paging.read_sessions(manager, [key("string")]) == []
+    assert paging.read_sessions(store, [key("string")]) == []
 
 
-def test_with_details_adds_times_to_live_and_sizes(manager: Store) -> None:
-    manager.create(key("s"), {"_auth_user_id": "7"}, 600)
-    sessions = manager.user_sessions("7")
+def test_with_details_adds_times_to_live_and_sizes(store: Store) -> None:
+    store.create(key("s"), {"_auth_user_id": "7"}, 600)
+    sessions = store.user_sessions("7")
 
-    (listed,) = paging.with_details(manager, sessions)
+    (listed,) = paging.with_details(store, sessions)
 
     assert listed.session == sessions[0]
     assert 590 <= (listed.ttl or 0) <= 600
     assert listed.size > 0
-    assert paging.with_details(manager, []) == []
+    assert paging.with_details(store, []) == []
 
 
 @pytest.mark.parametrize(
     "read",
     [
-        lambda manager: paging.scan_page(manager),
-        lambda manager: paging.read_sessions(manager, [key("s")]),
+        lambda store: paging.scan_page(store),
+        lambda store: paging.read_sessions(store, [key("s")]),
     ],
     ids=["scan_page", "read_sessions"],
 )
@@ -292,27 +290,27 @@ def test_an_unreachable_server_raises_store_unavailable(
 # The asyncio twins run the same plans on the store's asyncio driver.
 
 
-def test_an_asyncio_walk_lists_what_the_sync_walk_lists(manager: Store) -> None:
+def test_an_asyncio_walk_lists_what_the_sync_walk_lists(store: Store) -> None:
     for number in range(30):
-        manager.create(key(f"a{number:02d}"), {"_auth_user_id": str(number % 3)}, 3600)
+        store.create(key(f"a{number:02d}"), {"_auth_user_id": str(number % 3)}, 3600)
 
     async def walk_asyncio() -> list[paging.Page]:
-        pages = [await paging.ascan_page(manager, "0", 7)]
+        pages = [await paging.ascan_page(store, "0", 7)]
         while pages[-1].cursor != "0":
-            pages.append(await paging.ascan_page(manager, pages[-1].cursor, 7))
+            pages.append(await paging.ascan_page(store, pages[-1].cursor, 7))
         return pages
 
-    assert sorted(keys_of(asyncio.run(walk_asyncio()))) == sorted(keys_of(walk(manager, 7)))
+    assert sorted(keys_of(asyncio.run(walk_asyncio()))) == sorted(keys_of(walk(store, 7)))
 
 
-def test_asyncio_reads_give_what_sync_reads_give(manager: Store) -> None:
-    manager.create(key("one"), {"_auth_user_id": "7"}, 600)
-    manager.create(key("two"), {"_auth_user_id": "7"}, 600)
-    sessions = manager.user_sessions("7")
+def test_asyncio_reads_give_what_sync_reads_give(store: Store) -> None:
+    store.create(key("one"), {"_auth_user_id": "7"}, 600)
+    store.create(key("two"), {"_auth_user_id": "7"}, 600)
+    sessions = store.user_sessions("7")
 
     async def read() -> tuple[list[paging.Listed], list[paging.Listed]]:
-        found = await paging.aread_sessions(manager, [key("one"), key("nope"), key("two")])
-        detailed = await paging.awith_details(manager, sessions)
+        found = await paging.aread_sessions(store, [key("one"), key("nope"), key("two")])
+        detailed = await paging.awith_details(store, sessions)
         return found, detailed
 
     found, detailed = asyncio.run(read())

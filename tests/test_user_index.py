@@ -159,9 +159,9 @@ def test_the_index_key_expires_with_its_last_entry(redis_client: redis.Redis) ->
 
 
 def test_ten_thousand_expired_sessions_leave_an_empty_index(redis_client: redis.Redis) -> None:
-    manager = get_store()
+    store = get_store()
     for number in range(10_000):
-        manager.create(f"expiring{number:05d}", {"_auth_user_id": "7"}, 2)
+        store.create(f"expiring{number:05d}", {"_auth_user_id": "7"}, 2)
     # Each write prunes what has expired, so the index never holds more than
     # the user's unexpired sessions.
     left = redis_client.zcard("sessions:user:{7}")

@@ -86,10 +86,10 @@ def home(request: HttpRequest) -> HttpResponse:
         ) from exc
     session_key = session.session_key
     assert session_key is not None
-    manager = get_store()
-    redis_key = manager.redis_key(session_key)
+    store = get_store()
+    redis_key = store.redis_key(session_key)
     # The engine's client never decodes responses: names and values are bytes.
-    stored = cast("dict[bytes, bytes]", manager.client.hgetall(redis_key))
+    stored = cast("dict[bytes, bytes]", store.client.hgetall(redis_key))
     return render(
         request,
         "demo/home.html",
@@ -102,7 +102,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 describe_field(name, stored[name])
                 for name in sorted(stored, key=lambda name: (name not in METADATA, name))
             ],
-            "ttl": manager.client.ttl(redis_key),
+            "ttl": store.client.ttl(redis_key),
             "form": SessionValueForm(),
         },
     )

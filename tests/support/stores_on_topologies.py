@@ -49,7 +49,7 @@ class Store:
     look: Callable[..., Any]
 
     @property
-    def manager(self) -> EngineStore:
+    def store(self) -> EngineStore:
         return get_store()
 
 
