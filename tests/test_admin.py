@@ -28,13 +28,13 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
+from benchmarks.servers import free_port
 from redis_sessions.admin import SessionAdmin
 from redis_sessions.admin.masking import MASK
 from redis_sessions.admin.references import open_reference, reference
 from redis_sessions.models import Session
 from redis_sessions.store import Store, get_store
 from redis_sessions.store.keys import abbreviated
-from tests.support.servers import free_port
 
 #: What the test client returns: a response with the context and templates
 #: added, whose type Django does not make public.

@@ -12,10 +12,10 @@ import redis
 from django.contrib.sessions.backends.base import CreateError
 from django.test import override_settings
 
+from benchmarks.servers import RedisServer
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.session import SessionStore
 from redis_sessions.store import get_store
-from tests.support.servers import RedisServer
 
 T = TypeVar("T")
 

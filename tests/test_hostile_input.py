@@ -16,9 +16,9 @@ import redis
 from django.conf import settings
 from django.test import Client, override_settings
 
+from benchmarks.servers import RedisServer, free_port
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.session import SessionStore
-from tests.support.servers import RedisServer, free_port
 
 # Hostile cookies
 

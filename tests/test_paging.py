@@ -10,11 +10,11 @@ import pytest
 import redis
 from django.test import override_settings
 
+from benchmarks.servers import free_port
 from redis_sessions.admin import paging
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.store import Store, get_store
 from tests.conftest import CommandLog
-from tests.support.servers import free_port
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The topologies of ``tests.support.topologies``, checked with plain redis-py.
+"""The topologies of ``benchmarks.topologies``, checked with plain redis-py.
 
 Besides showing that the harness builds what it says, these tests pin down
 what the servers allow that the engine's design depends on: which keys a Lua
@@ -23,7 +23,7 @@ from redis.exceptions import ClusterCrossSlotError, NoPermissionError
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from tests.support.topologies import (
+from benchmarks.topologies import (
     HOST,
     ACLServer,
     Certificates,

@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
+from benchmarks.servers import free_port
+from benchmarks.topologies import ACLServer, SentinelGroup, TLSServer
 from redis_sessions import checks
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.session import SessionStore
 from redis_sessions.store import get_store
-from tests.support.servers import free_port
 from tests.support.stores_on_topologies import sentinel_settings
-from tests.support.topologies import ACLServer, SentinelGroup, TLSServer
 
 
 @pytest.fixture

