@@ -30,6 +30,10 @@ class SessionStore(SessionBase):
         # A cookie that is not one of our keys (8 to 64 of a-z and 0-9) names
         # no session: it is dropped here and never sent to Redis.
         super().__init__(session_key if is_valid_session_key(session_key) else None)
+        if self.session_key is None:
+            # A new session has nothing to load: its data starts empty, as
+            # SessionBase's lazy load would make it on first access.
+            self._session_cache: dict[str, Any] = {}
         # The hash as last loaded or saved: a save writes only what differs.
         self._snapshot: Fields | None = None
         # The dict that load or the last save gave the session. When the
