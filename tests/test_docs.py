@@ -54,3 +54,20 @@ def test_the_readme_links_only_to_pages_that_exist() -> None:
 
     assert linked
     assert [path for path in linked if not (REPOSITORY / path).is_file()] == []
+
+
+def test_the_readme_opens_with_how_to_try_it() -> None:
+    headings = re.findall(r"^(\S.*)\n={3,}\n", README, re.M)
+    first_screen = "\n".join(README.splitlines()[:50])
+
+    assert headings[1] == "Try it"  # after the title
+    assert "make demo" in first_screen
+    assert "``demo`` with the password ``demo``" in first_screen
+
+
+def test_the_quickstart_says_to_migrate_and_how_to_see_it_work() -> None:
+    section = README.split("\nQuickstart\n")[1].split("\nDocumentation\n")[0]
+    quickstart = " ".join(section.split())
+
+    assert "python manage.py migrate" in quickstart
+    assert "python manage.py sessions list" in quickstart
