@@ -91,13 +91,6 @@ def size(count: float) -> str:
     return f"{count:,.0f} B" if unit == "B" else f"{count:,.1f} {unit}"
 
 
-def session_key(value: str) -> str:
-    """An argparse type: a session key as the engine accepts it."""
-    if not is_valid_session_key(value):
-        raise ArgumentTypeError(f"{value!r} is not a session key (8 to 64 of a-z and 0-9)")
-    return value
-
-
 #: The first characters of a session key, as the admin shows them (``4c253j...``).
 _KEY_START_RE = re.compile(r"([a-z0-9]{1,64})(\.\.\.)?")
 
@@ -194,15 +187,17 @@ def find_user(query: str) -> User:
     if pk is not None:
         by_id = manager.filter(pk=pk).first()
     username = user_model.USERNAME_FIELD
-    by_name = manager.filter(**{username: query}).first()
-    if by_name is None:
-        alike = list(manager.filter(**{f"{username}__iexact": query})[:2])
-        if len(alike) > 1:
-            raise CommandError(
-                f"{query!r} is the username of several users in different cases; "
-                "type it as it is stored."
-            )
-        by_name = alike[0] if alike else None
+    try:
+        by_name = manager.filter(**{username: query}).first()
+        alike = [] if by_name else list(manager.filter(**{f"{username}__iexact": query})[:2])
+    except (ValueError, ValidationError):
+        by_name, alike = None, []  # not a value of this USERNAME_FIELD
+    if len(alike) > 1:
+        raise CommandError(
+            f"{query!r} is the username of several users in different cases; "
+            "type it as it is stored."
+        )
+    by_name = by_name or (alike[0] if alike else None)
     if by_id is None and by_name is None:
         raise CommandError(
             f"No such user: {query!r} is neither the id nor the username of a user. "
