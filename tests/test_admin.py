@@ -557,6 +557,25 @@ def test_a_session_page_shows_secrets_to_holders_of_the_permission(
     assert "masked" not in page
 
 
+def test_superusers_see_secrets_unmasked_as_the_manual_says(
+    secretive: str, make_user: MakeUser
+) -> None:
+    root = make_user("root", superuser=True)
+
+    page = client_for(root).get(detail(secretive)).content.decode()
+
+    for secret in ("tok-123", "ref-456", "hunter2", AUTH_HASH):
+        assert secret in page
+    assert MASK not in page
+    manual = " ".join((REPOSITORY / "docs" / "admin.rst").read_text().split())
+    assert "**Superusers see these values unmasked**: they hold every permission" in manual
+    assert "a superuser sees secret values unmasked" in manual
+    docstring = sys.modules[SessionAdmin.__module__].__doc__ or ""
+    assert "Superusers hold every permission, these three included: they see secret values" in (
+        " ".join(docstring.split())
+    )
+
+
 def test_a_session_page_never_shows_the_whole_key(secretive: str, make_user: MakeUser) -> None:
     client = client_for(make_user("auditor", "view_session", "view_secrets", "end_session"))
 

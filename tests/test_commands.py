@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 import pytest
 import redis
+from django.contrib.auth.models import User
 from django.core.management import call_command, get_commands
 from django.core.management.base import CommandError
 from django.test import override_settings
@@ -30,6 +31,7 @@ from benchmarks.servers import free_port
 from redis_sessions.management.base import duration, size
 from redis_sessions.store import Store, get_store
 from redis_sessions.store.clients import describe
+from redis_sessions.store.keys import abbreviated, new_session_key
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -90,12 +92,17 @@ def terminal(answer: str) -> Iterator[TextIO]:
         os.close(controller)
 
 
-def django(*args: str, url: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m django ARGS --settings=tests.settings`` on the server at ``url``."""
+def django(
+    *args: str, url: str, settings: str = "tests.settings"
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m django ARGS --settings=SETTINGS`` on the server at ``url``.
+
+    Its database is an empty one in memory, without tables.
+    """
     env = dict(os.environ, REDIS_SESSIONS_TEST_URL=url, PYTHONWARNINGS="error")
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return subprocess.run(
-        [sys.executable, "-m", "django", *args, "--settings=tests.settings"],
+        [sys.executable, "-m", "django", *args, f"--settings={settings}"],
         env=env,
         cwd=REPOSITORY,
         stdin=subprocess.DEVNULL,
@@ -421,7 +428,7 @@ def sevens(indexed: None, store: Store, redis_client: redis.Redis) -> list[str]:
 
 
 def test_sessions_list_of_a_user_shows_their_sessions_oldest_first(sevens: list[str]) -> None:
-    stdout, stderr = run("sessions", "list", "--user", "7")
+    stdout, stderr = run("sessions", "list", "--user-id", "7")
 
     assert stdout == (
         "KEY         USER  CREATED (UTC)        SAVED (UTC)          EXPIRES IN\n"
@@ -453,7 +460,7 @@ def test_sessions_list_leaves_tombstones_out(store: Store, redis_client: redis.R
 
 
 def test_sessions_list_stops_at_the_limit_and_says_there_are_more(sevens: list[str]) -> None:
-    stdout, _ = run("sessions", "list", "--user", "7", "--limit", "2")
+    stdout, _ = run("sessions", "list", "--user-id", "7", "--limit", "2")
 
     assert stdout.splitlines()[1:] == [
         "seven00000  7     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
@@ -463,11 +470,11 @@ def test_sessions_list_stops_at_the_limit_and_says_there_are_more(sevens: list[s
 
 
 def test_sessions_list_of_a_user_without_sessions() -> None:
-    assert run("sessions", "list", "--user", "7") == ("User 7 has none.\n", "")
+    assert run("sessions", "list", "--user-id", "7") == ("User 7 has none.\n", "")
 
 
 def test_sessions_list_json(sevens: list[str]) -> None:
-    listed = json.loads(run("sessions", "list", "--user", "7", "--limit", "1", "--json")[0])
+    listed = json.loads(run("sessions", "list", "--user-id", "7", "--limit", "1", "--json")[0])
 
     ttl = listed["sessions"][0].pop("ttl")
     assert TTL - 60 < ttl <= TTL
@@ -494,9 +501,165 @@ def test_sessions_list_refuses_a_limit_of_zero() -> None:
 def test_sessions_list_from_the_command_line_with_options_after_the_action(
     redis_url: str, sevens: list[str]
 ) -> None:
-    result = django("sessions", "list", "--user", "8", "--verbosity", "2", url=redis_url)
+    result = django("sessions", "list", "--user-id", "8", "--verbosity", "2", url=redis_url)
 
     assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[1:] == [
+        "eight00000  8     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
+        "1 session.",
+    ]
+
+
+# sessions list and revoke: --user takes a user id or a username
+
+
+@pytest.fixture
+def admins(indexed: None, db: None, store: Store, redis_client: redis.Redis) -> list[str]:
+    """The user admin (id 1) with two sessions, and the user bob (id 2) with one."""
+    User.objects.create_user("admin", id=1)
+    User.objects.create_user("bob", id=2)
+    keys = [
+        make(store, redis_client, f"admin{number:05d}", created=CREATED + number, _auth_user_id="1")
+        for number in range(2)
+    ]
+    make(store, redis_client, "bob0000000", _auth_user_id="2")
+    return keys
+
+
+ADMINS_LISTED = [
+    "KEY         USER  CREATED (UTC)        SAVED (UTC)          EXPIRES IN",
+    "admin00000  1     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
+    "admin00001  1     2026-11-18 11:06:41  2026-11-18 12:08:45  2d 5h",
+    "2 sessions.",
+]
+
+
+@pytest.mark.parametrize("user", ["admin", "ADMIN", "1"], ids=["username", "any-case", "id"])
+def test_sessions_list_takes_a_username_or_a_user_id(admins: list[str], user: str) -> None:
+    stdout, stderr = run("sessions", "list", "--user", user)
+
+    assert stdout.splitlines() == ADMINS_LISTED
+    assert stderr == ""
+
+
+def test_sessions_list_names_the_user_it_found_when_they_have_no_session(
+    admins: list[str], store: Store
+) -> None:
+    store.destroy_user_sessions("2")
+
+    assert run("sessions", "list", "--user", "bob") == ("User 2 (bob) has none.\n", "")
+
+
+def test_sessions_list_says_no_such_user_when_neither_id_nor_username_matches(
+    admins: list[str],
+) -> None:
+    for user in ("carol", "3"):
+        with pytest.raises(CommandError) as raised:
+            run("sessions", "list", "--user", user)
+
+        assert str(raised.value) == (
+            f"No such user: {user!r} is neither the id nor the username of a user. "
+            "For the sessions of a user id that has no user (a deleted user, say), "
+            f"pass --user-id {user}."
+        )
+
+
+def test_sessions_of_a_deleted_user_are_reached_with_user_id(
+    admins: list[str], store: Store, redis_client: redis.Redis
+) -> None:
+    make(store, redis_client, "gone000000", _auth_user_id="9")
+
+    assert run("sessions", "list", "--user-id", "9")[0].splitlines()[1:] == [
+        "gone000000  9     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
+        "1 session.",
+    ]
+    assert run("sessions", "revoke", "--user-id", "9", "--no-input")[0] == (
+        "Revoked 1 session of user 9.\n"
+    )
+
+
+def test_a_username_that_is_the_id_of_another_user_is_ambiguous(admins: list[str]) -> None:
+    User.objects.create_user("1", id=3)
+
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "list", "--user", "1")
+
+    assert str(raised.value) == (
+        "--user 1 is ambiguous: it is the id of user 'admin' and the username of user 3. "
+        "Pass --user-id 1 for the first, or --user-id 3 for the second."
+    )
+
+
+def test_a_username_that_is_its_own_users_id_is_not_ambiguous(
+    admins: list[str], store: Store, redis_client: redis.Redis
+) -> None:
+    User.objects.create_user("3", id=3)
+    make(store, redis_client, "three00000", _auth_user_id="3")
+
+    assert run("sessions", "list", "--user", "3")[0].splitlines()[-1] == "1 session."
+
+
+def test_a_username_in_another_case_must_name_one_user(admins: list[str]) -> None:
+    User.objects.create_user("Bob", id=3)
+
+    assert run("sessions", "list", "--user", "Bob")[0] == "User 3 (Bob) has none.\n"
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "list", "--user", "BOB")
+
+    assert str(raised.value) == (
+        "'BOB' is the username of several users in different cases; type it as it is stored."
+    )
+
+
+def test_user_and_user_id_do_not_go_together() -> None:
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "list", "--user", "admin", "--user-id", "1")
+
+    assert str(raised.value) == "Error: argument --user-id: not allowed with argument --user"
+
+
+def test_sessions_revoke_user_takes_a_username(admins: list[str], store: Store) -> None:
+    assert run("sessions", "revoke", "--user", "admin", "--dry-run") == (
+        "Would revoke 2 sessions of user 1 (admin):\n  admin00000\n  admin00001\n",
+        "",
+    )
+    assert run("sessions", "revoke", "--user", "admin", "--no-input") == (
+        "Revoked 2 sessions of user 1 (admin).\n",
+        "",
+    )
+    assert store.user_sessions("1") == []
+    assert store.exists("bob0000000")
+
+
+def test_sessions_revoke_says_no_such_user_and_revokes_nothing(
+    admins: list[str], store: Store
+) -> None:
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "revoke", "--user", "carol", "--no-input")
+
+    assert str(raised.value).startswith("No such user: 'carol' is neither")
+    assert store.count() == 3
+
+
+def test_without_the_auth_app_user_is_taken_as_a_user_id(sevens: list[str]) -> None:
+    with override_settings(INSTALLED_APPS=["redis_sessions"]):
+        stdout, stderr = run("sessions", "list", "--user", "7")
+
+    assert stdout.splitlines()[-1] == "3 sessions."
+    assert stderr == ""
+
+
+def test_when_the_database_cannot_be_read_user_is_taken_as_a_user_id(
+    redis_url: str, sevens: list[str]
+) -> None:
+    # The subprocess's database has no tables.
+    result = django("sessions", "list", "--user", "8", url=redis_url)
+
+    assert result.returncode == 0
+    assert result.stderr == (
+        "Could not look '8' up in the database (OperationalError: no such table: auth_user); "
+        "taking it as a user id.\n"
+    )
     assert result.stdout.splitlines()[1:] == [
         "eight00000  8     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
         "1 session.",
@@ -654,7 +817,8 @@ def test_sessions_show_refuses_what_is_not_a_session_key() -> None:
         run("sessions", "show", "Not-A-Key")
 
     assert str(raised.value) == (
-        "Error: argument KEY: 'Not-A-Key' is not a session key (8 to 64 of a-z and 0-9)"
+        "Error: argument KEY: 'Not-A-Key' is neither a session key (8 to 64 of a-z and 0-9) "
+        "nor the start of one (such as 4c253j or 4c253j..., as the admin shows keys)"
     )
 
 
@@ -667,6 +831,138 @@ def test_sessions_show_from_the_command_line_exits_1_for_a_missing_session(
     assert result.stderr == (
         "CommandError: No live session has this key: it is missing, expired or destroyed.\n"
     )
+
+
+# sessions show and revoke: a key by its first characters, as the admin shows it
+
+
+def test_sessions_show_takes_the_shortened_key_the_admin_shows(
+    store: Store, redis_client: redis.Redis
+) -> None:
+    key = make(store, redis_client, new_session_key(), _auth_user_id="7")
+    make(store, redis_client, "other00000")
+    shown = abbreviated(key)  # "4c253j..."
+
+    for typed in (shown, shown.removesuffix("...")):
+        stdout, stderr = run("sessions", "show", typed)
+
+        assert stdout.splitlines()[:2] == [f"Key      {key}", "User     7"]
+        assert stderr == ""
+
+
+def test_sessions_show_takes_the_start_of_a_key_of_any_length(sevens: list[str]) -> None:
+    assert run("sessions", "show", "eight")[0].startswith("Key      eight00000\n")
+    # A whole key's characters followed by dots: the start of a key.
+    assert run("sessions", "show", "seven00001...")[0].startswith("Key      seven00001\n")
+
+
+def test_sessions_show_of_a_start_that_names_several_sessions_asks_for_more(
+    sevens: list[str],
+) -> None:
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "show", "seven0...")
+
+    assert str(raised.value) == (
+        "3 live sessions have a key that starts with 'seven0'; "
+        "type more of the key (sessions list shows whole keys)."
+    )
+
+
+def test_sessions_show_of_a_start_that_names_no_live_session_fails(
+    sevens: list[str], store: Store
+) -> None:
+    store.destroy("eight00000")
+
+    for typed in ("eight0", "nine00..."):
+        with pytest.raises(CommandError) as raised:
+            run("sessions", "show", typed)
+
+        start = typed.removesuffix("...")
+        assert str(raised.value) == (
+            f"No live session has a key that starts with {start!r}: "
+            "it is missing, expired or destroyed, or the characters are mistyped."
+        )
+
+
+def test_sessions_show_by_start_leaves_tombstones_and_other_keys_out(
+    store: Store, redis_client: redis.Redis
+) -> None:
+    make(store, redis_client, "alike00000")
+    store.destroy("alike00000")
+    redis_client.set("sessions:{alike00001}", "not a session")
+    make(store, redis_client, "alike00002", theme="dark")
+
+    assert run("sessions", "show", "alike0")[0].startswith("Key      alike00002\n")
+
+
+def test_sessions_show_by_start_works_without_the_admin(redis_url: str, sevens: list[str]) -> None:
+    result = django(
+        "sessions", "show", "eight0...", url=redis_url, settings="tests.settings_without_admin"
+    )
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("Key      eight00000\n")
+
+
+def test_sessions_revoke_takes_the_shortened_key_the_admin_shows(
+    sevens: list[str], store: Store
+) -> None:
+    assert run("sessions", "revoke", "eight0...", "--dry-run")[0] == (
+        "Would revoke session eight00000 of user 8.\n"
+    )
+    assert run("sessions", "revoke", "eight0...", "--no-input")[0] == (
+        "Revoked session eight00000 of user 8.\n"
+    )
+    assert not store.exists("eight00000")
+
+
+def test_sessions_revoke_by_a_start_that_names_several_or_none_revokes_nothing(
+    sevens: list[str], store: Store
+) -> None:
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "revoke", "seven", "--no-input")
+    assert str(raised.value) == (
+        "3 live sessions have a key that starts with 'seven'; "
+        "type more of the key (sessions list shows whole keys)."
+    )
+
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "revoke", "nine", "--no-input")
+    assert str(raised.value) == (
+        "No live session has a key that starts with 'nine': "
+        "it is missing, expired or destroyed, or the characters are mistyped."
+    )
+    assert store.count() == 4
+
+
+def test_sessions_revoke_user_except_takes_the_start_of_a_key(
+    sevens: list[str], store: Store
+) -> None:
+    stdout, _ = run(
+        "sessions", "revoke", "--user-id", "7", "--except", "seven00001...", "--no-input"
+    )
+
+    assert stdout == "Revoked 2 sessions of user 7, keeping seven00001.\n"
+    assert [stored.session_key for stored in store.user_sessions("7")] == ["seven00001"]
+
+
+def test_sessions_revoke_user_except_must_name_one_of_their_sessions(
+    sevens: list[str], store: Store
+) -> None:
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "revoke", "--user-id", "7", "--except", "seven0", "--no-input")
+    assert str(raised.value) == (
+        "--except seven0...: 3 live sessions of user 7 have a key that starts with 'seven0'; "
+        "type more of the key."
+    )
+
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "revoke", "--user-id", "7", "--except", "eight0", "--no-input")
+    assert str(raised.value) == (
+        "--except eight0...: no live session of user 7 has a key that starts with 'eight0'; "
+        "sessions list --user-id 7 shows theirs."
+    )
+    assert store.count() == 4
 
 
 # sessions clear
@@ -826,7 +1122,7 @@ def test_sessions_revoke_cancelled_at_the_prompt_revokes_nothing(
 def test_sessions_revoke_user_dry_run_lists_the_sessions_it_would_revoke(
     sevens: list[str], store: Store
 ) -> None:
-    assert run("sessions", "revoke", "--user", "7", "--dry-run")[0] == (
+    assert run("sessions", "revoke", "--user-id", "7", "--dry-run")[0] == (
         "Would revoke 3 sessions of user 7:\n  seven00000\n  seven00001\n  seven00002\n"
     )
     assert store.count() == 4
@@ -835,7 +1131,7 @@ def test_sessions_revoke_user_dry_run_lists_the_sessions_it_would_revoke(
 def test_sessions_revoke_user_logs_them_out_everywhere_but_the_session_kept(
     sevens: list[str], store: Store
 ) -> None:
-    stdout, _ = run("sessions", "revoke", "--user", "7", "--except", "seven00001", "--no-input")
+    stdout, _ = run("sessions", "revoke", "--user-id", "7", "--except", "seven00001", "--no-input")
 
     assert stdout == "Revoked 2 sessions of user 7, keeping seven00001.\n"
     assert [stored.session_key for stored in store.user_sessions("7")] == ["seven00001"]
@@ -844,37 +1140,39 @@ def test_sessions_revoke_user_logs_them_out_everywhere_but_the_session_kept(
 
 def test_sessions_revoke_user_asks_on_the_terminal(sevens: list[str]) -> None:
     with terminal("yes\n") as stdin:
-        stdout, stderr = run("sessions", "revoke", "--user", "7", stdin=stdin)
+        stdout, stderr = run("sessions", "revoke", "--user-id", "7", stdin=stdin)
 
     assert stderr == "Revoke 3 sessions of user 7? Type 'yes' to continue, or 'no' to cancel: "
     assert stdout == "Revoked 3 sessions of user 7.\n"
 
 
 def test_sessions_revoke_user_without_sessions_has_nothing_to_do() -> None:
-    assert run("sessions", "revoke", "--user", "7", "--no-input") == (
+    assert run("sessions", "revoke", "--user-id", "7", "--no-input") == (
         "User 7 has no live session to revoke.\n",
         "",
     )
 
 
 def test_sessions_revoke_needs_a_key_or_a_user_but_not_both() -> None:
-    for args in [(), ("seven00000", "--user", "7")]:
+    for args in [(), ("seven00000", "--user-id", "7")]:
         with pytest.raises(CommandError) as raised:
             run("sessions", "revoke", *args)
-        assert str(raised.value) == "Name one session KEY, or --user UID: one of the two."
+        assert str(raised.value) == (
+            "Name one session KEY, or a user with --user USER or --user-id UID: one of the two."
+        )
 
 
 def test_sessions_revoke_except_goes_with_user_only() -> None:
     with pytest.raises(CommandError) as raised:
         run("sessions", "revoke", "seven00000", "--except", "seven00001")
 
-    assert str(raised.value) == "--except goes with --user."
+    assert str(raised.value) == "--except goes with --user or --user-id."
 
 
 def test_sessions_revoke_from_the_command_line(
     redis_url: str, sevens: list[str], store: Store
 ) -> None:
-    result = django("sessions", "revoke", "--user", "7", "--noinput", url=redis_url)
+    result = django("sessions", "revoke", "--user-id", "7", "--noinput", url=redis_url)
 
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == "Revoked 3 sessions of user 7.\n"

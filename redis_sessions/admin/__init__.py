@@ -8,14 +8,18 @@ index and its permissions:
 
 ``redis_sessions.view_session``
     See the list of sessions and each session's page, with secret values
-    masked. Superusers hold every permission.
+    masked.
 ``redis_sessions.view_secrets``
-    See the values that :mod:`redis_sessions.admin.masking` takes for secrets.
+    See the values that :mod:`redis_sessions.admin.masking` takes for secrets,
+    unmasked.
 ``redis_sessions.end_session``
     End a session, or every session of a user, as a logout does, after a
     confirmation page. Each ending is logged (logger ``redis_sessions``) and
     recorded in the admin's own log as a deletion, which its recent actions
     show.
+
+Superusers hold every permission, these three included: they see secret
+values unmasked.
 
 Nothing here adds or changes a session. Pages show a session key shortened,
 as logs do, and link to a session through a reference that does not give the

@@ -14,22 +14,34 @@ Confirmation: destructive commands ask on stderr and read the answer from
 stdin, go ahead without asking with ``--no-input``, and refuse to go ahead
 when stdin is not a terminal and ``--no-input`` was not given: a cron job or a
 pipe must say that it means it.
+
+Naming sessions and users: a command takes a session as its whole key, or as
+the first characters of its key, as the admin shows them (``4c253j`` or
+``4c253j...``), when they name one live session (:func:`sessions_starting_with`
+finds them); and a user as an id or a username (:func:`find_user`).
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import re
 import sys
 from argparse import ArgumentTypeError
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from redis_sessions.exceptions import StoreUnavailable
-from redis_sessions.store import Progress, Store, get_store
+from redis_sessions.store import Progress, Store, StoredSession, get_store
 from redis_sessions.store.clients import describe
 from redis_sessions.store.keys import is_valid_session_key
+from redis_sessions.store.plans import Plans
+from redis_sessions.store.steps import Plan, Scanned
 
 
 def plain(text: str) -> str:
@@ -79,11 +91,131 @@ def size(count: float) -> str:
     return f"{count:,.0f} B" if unit == "B" else f"{count:,.1f} {unit}"
 
 
-def session_key(value: str) -> str:
-    """An argparse type: a session key as the engine accepts it."""
-    if not is_valid_session_key(value):
-        raise ArgumentTypeError(f"{value!r} is not a session key (8 to 64 of a-z and 0-9)")
-    return value
+#: The first characters of a session key, as the admin shows them (``4c253j...``).
+_KEY_START_RE = re.compile(r"([a-z0-9]{1,64})(\.\.\.)?")
+
+
+class KeyArgument(NamedTuple):
+    """A session named on the command line: by its whole key, or by its first characters."""
+
+    #: The whole key, or the characters it starts with.
+    text: str
+    #: Whether ``text`` is the start of a key rather than a whole one.
+    partial: bool
+
+    def __str__(self) -> str:
+        return f"{self.text}..." if self.partial else self.text
+
+
+def session_key_or_start(value: str) -> KeyArgument:
+    """An argparse type: a whole session key, or the first characters of one.
+
+    A value that ends with ``...`` (as the admin and the logs shorten keys), or
+    that is shorter than any session key (8 characters), is the start of a key;
+    any other is a whole key.
+    """
+    match = _KEY_START_RE.fullmatch(value)
+    if match is None:
+        raise ArgumentTypeError(
+            f"{value!r} is neither a session key (8 to 64 of a-z and 0-9) "
+            "nor the start of one (such as 4c253j or 4c253j..., as the admin shows keys)"
+        )
+    text, dots = match.groups()
+    return KeyArgument(text, partial=bool(dots) or not is_valid_session_key(text))
+
+
+def _starting_with(plans: Plans, key_start: str) -> Plan[tuple[int, StoredSession | None]]:
+    found: set[str] = set()
+    first: StoredSession | None = None
+
+    def each(batch: Scanned) -> Plan[None]:
+        nonlocal first
+        hashes = yield from plans.read(batch.keys)
+        for key, fields in zip(batch.keys, hashes, strict=True):
+            session_key = plans.session_key_of(key)
+            stored = plans.stored(session_key, fields, quiet=True)
+            # SCAN may return a key twice: each session counts once.
+            if stored is not None and session_key not in found:
+                found.add(session_key)
+                if first is None:
+                    first = stored
+
+    yield from plans.walk(plans.session_pattern(key_start), each, type_="HASH")
+    return len(found), first
+
+
+def sessions_starting_with(store: Store, key_start: str) -> tuple[int, StoredSession | None]:
+    """How many live sessions have a key that starts with ``key_start``, and one of them.
+
+    One SCAN pass over the prefix with ``MATCH``, each batch read in one more
+    round trip (the walk of ``Store.count()``). ``key_start`` is made of
+    ``[a-z0-9]``, which ``MATCH`` takes literally.
+    """
+    return store.run(_starting_with(store.plans, key_start))
+
+
+class User(NamedTuple):
+    """A user named on the command line."""
+
+    #: The id their sessions carry.
+    user_id: str
+    #: How messages name them: ``42``, or ``42 (alice)`` for a user of the database.
+    label: str
+
+
+def find_user(query: str) -> User:
+    """The user whose id or username (the user model's ``USERNAME_FIELD``) is ``query``.
+
+    The username is matched exactly, or else in any case when that names one
+    user. A query that is the id of one user and the username of another is
+    ambiguous, and one that names no user is an error: ``CommandError`` says
+    what to type instead. Raises ``DatabaseError`` when the database cannot be
+    read; without ``django.contrib.auth`` there is no user model, and the
+    query is the user id.
+    """
+    if not apps.is_installed("django.contrib.auth"):
+        return User(query, query)
+    user_model = get_user_model()
+    manager = user_model._default_manager
+    pk_field = user_model._meta.pk
+    assert pk_field is not None
+    by_id = None
+    try:
+        pk = pk_field.to_python(query)
+    except ValidationError:
+        pk = None  # not an id of this user model
+    if pk is not None:
+        by_id = manager.filter(pk=pk).first()
+    username = user_model.USERNAME_FIELD
+    try:
+        by_name = manager.filter(**{username: query}).first()
+        alike = [] if by_name else list(manager.filter(**{f"{username}__iexact": query})[:2])
+    except (ValueError, ValidationError):
+        by_name, alike = None, []  # not a value of this USERNAME_FIELD
+    if len(alike) > 1:
+        raise CommandError(
+            f"{query!r} is the username of several users in different cases; "
+            "type it as it is stored."
+        )
+    by_name = by_name or (alike[0] if alike else None)
+    if by_id is None and by_name is None:
+        raise CommandError(
+            f"No such user: {query!r} is neither the id nor the username of a user. "
+            f"For the sessions of a user id that has no user (a deleted user, say), "
+            f"pass --user-id {query}."
+        )
+    if by_id is not None and by_name is not None and by_id.pk != by_name.pk:
+        by_name_id = pk_field.value_to_string(by_name)
+        raise CommandError(
+            f"--user {query} is ambiguous: it is the id of user {by_id.get_username()!r} "
+            f"and the username of user {by_name_id}. Pass --user-id {query} for the first, "
+            f"or --user-id {by_name_id} for the second."
+        )
+    user = by_id or by_name
+    assert user is not None
+    # Sessions carry the id as Django's login stores it.
+    user_id = pk_field.value_to_string(user)
+    return User(user_id, f"{user_id} ({user.get_username()})")
 
 
 def _whole_number(value: str, least: int, meaning: str) -> int:
@@ -134,6 +266,41 @@ class SessionsCommand(BaseCommand):
         """The prefix and server the commands work on, for messages and prompts."""
         store = self.store
         return f"{store.prefix!r} on {describe(store.client)}"
+
+    def user(self, query: str | None, user_id: str | None) -> User | None:
+        """The user of ``--user QUERY`` (see :func:`find_user`), or of ``--user-id UID``.
+
+        When the database cannot be read, a warning on stderr says so and
+        ``QUERY`` is taken as a user id.
+        """
+        if user_id is not None:
+            return User(user_id, user_id)
+        if query is None:
+            return None
+        try:
+            return find_user(query)
+        except DatabaseError as exc:
+            self.stderr.write(
+                f"Could not look {query!r} up in the database ({type(exc).__name__}: {exc}); "
+                "taking it as a user id.",
+                style_func=plain,
+            )
+            return User(query, query)
+
+    @staticmethod
+    def add_user(parser: CommandParser, meaning: str) -> None:
+        """``--user USER`` (an id or a username) and ``--user-id UID`` (an id as it is)."""
+        which = parser.add_mutually_exclusive_group()
+        which.add_argument(
+            "--user",
+            metavar="USER",
+            help=f"{meaning} this user: a user id or a username.",
+        )
+        which.add_argument(
+            "--user-id",
+            metavar="UID",
+            help=f"{meaning} this user id, as sessions carry it, without looking it up.",
+        )
 
     @staticmethod
     def add_json(parser: CommandParser) -> None:

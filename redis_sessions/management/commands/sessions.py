@@ -8,12 +8,18 @@ the user index right by hand; a wrong ``DEL`` even lets a concurrent request
 save the session back. These subcommands go through the store's public API,
 which keeps those guarantees::
 
-    manage.py sessions list [--user UID] [--limit N] [--json]
+    manage.py sessions list [--user USER | --user-id UID] [--limit N] [--json]
     manage.py sessions count [--json]
     manage.py sessions show KEY [--json]
     manage.py sessions clear [--dry-run] [--no-input]
     manage.py sessions revoke KEY [--dry-run] [--no-input]
-    manage.py sessions revoke --user UID [--except KEY] [--dry-run] [--no-input]
+    manage.py sessions revoke (--user USER | --user-id UID) [--except KEY]
+                              [--dry-run] [--no-input]
+
+KEY is a whole session key, or its first characters as the admin shows them
+(``4c253j...``) when they name one live session. USER is a user id or a
+username; ``--user-id`` takes a user id as sessions carry it, without looking
+it up (the sessions of a deleted user, say).
 
 Their output contains session keys, which are credentials: whoever holds one
 is logged in as its user.
@@ -29,11 +35,14 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from redis_sessions.management.base import (
+    KeyArgument,
     SessionsCommand,
+    User,
     duration,
     plural,
     positive,
-    session_key,
+    session_key_or_start,
+    sessions_starting_with,
     timestamp,
 )
 from redis_sessions.store import StoredSession
@@ -63,7 +72,7 @@ class Command(SessionsCommand):
         listing = self.add_action(
             actions, "list", "List live sessions, or a user's (oldest first)."
         )
-        listing.add_argument("--user", metavar="UID", help="Only the sessions of this user id.")
+        self.add_user(listing, "Only the sessions of")
         listing.add_argument(
             "--limit",
             type=positive,
@@ -77,7 +86,12 @@ class Command(SessionsCommand):
         self.add_json(counting)
 
         showing = self.add_action(actions, "show", "Show one session: metadata and data.")
-        showing.add_argument("key", type=session_key, metavar="KEY", help="The session key.")
+        showing.add_argument(
+            "key",
+            type=session_key_or_start,
+            metavar="KEY",
+            help="The session key, or its first characters (4c253j...).",
+        )
         self.add_json(showing)
 
         clearing = self.add_action(
@@ -89,15 +103,19 @@ class Command(SessionsCommand):
             actions, "revoke", "End a session, or every session of a user, as a logout would."
         )
         revoking.add_argument(
-            "key", nargs="?", type=session_key, metavar="KEY", help="The session to end."
+            "key",
+            nargs="?",
+            type=session_key_or_start,
+            metavar="KEY",
+            help="The session to end: its key, or its first characters (4c253j...).",
         )
-        revoking.add_argument("--user", metavar="UID", help="End every session of this user id.")
+        self.add_user(revoking, "End every session of")
         revoking.add_argument(
             "--except",
             dest="keep",
-            type=session_key,
+            type=session_key_or_start,
             metavar="KEY",
-            help="With --user: keep this session.",
+            help="With --user or --user-id: keep this session.",
         )
         self.add_destructive(revoking)
 
@@ -122,15 +140,16 @@ class Command(SessionsCommand):
         action: str,
         json: bool = False,
         user: str | None = None,
+        user_id: str | None = None,
         limit: int = 50,
-        key: str | None = None,
-        keep: str | None = None,
+        key: KeyArgument | None = None,
+        keep: KeyArgument | None = None,
         dry_run: bool = False,
         interactive: bool = True,
         **options: Any,
     ) -> None:
         if action == "list":
-            self.list_sessions(user=user, limit=limit, json=json)
+            self.list_sessions(user=self.user(user, user_id), limit=limit, json=json)
         elif action == "count":
             self.count_sessions(json=json)
         elif action == "show":
@@ -139,13 +158,19 @@ class Command(SessionsCommand):
         elif action == "clear":
             self.clear_sessions(dry_run=dry_run, interactive=interactive)
         else:
-            self.revoke(key, user=user, keep=keep, dry_run=dry_run, interactive=interactive)
+            self.revoke(
+                key,
+                user=self.user(user, user_id),
+                keep=keep,
+                dry_run=dry_run,
+                interactive=interactive,
+            )
 
     # list
 
-    def list_sessions(self, *, user: str | None, limit: int, json: bool) -> None:
+    def list_sessions(self, *, user: User | None, limit: int, json: bool) -> None:
         store = self.store
-        found = store.iter_sessions() if user is None else iter(store.user_sessions(user))
+        found = store.iter_sessions() if user is None else iter(store.user_sessions(user.user_id))
         # One more than shown, to tell whether there are more.
         sessions = list(islice(found, limit + 1))
         more = len(sessions) > limit
@@ -163,7 +188,9 @@ class Command(SessionsCommand):
             )
             return
         if not sessions:
-            self.stdout.write("No live sessions." if user is None else f"User {user} has none.")
+            self.stdout.write(
+                "No live sessions." if user is None else f"User {user.label} has none."
+            )
             return
         rows = [
             [
@@ -204,12 +231,33 @@ class Command(SessionsCommand):
 
     # show
 
-    def show_session(self, key: str, *, json: bool) -> None:
+    def find(self, key: KeyArgument) -> StoredSession | None:
+        """The live session ``key`` names; None if a whole key names no live session.
+
+        The start of a key must name exactly one live session: otherwise
+        ``CommandError`` says how many it names and what to type.
+        """
+        if not key.partial:
+            return self.store.get(key.text)
+        count, stored = sessions_starting_with(self.store, key.text)
+        if count == 0:
+            raise CommandError(
+                f"No live session has a key that starts with {key.text!r}: "
+                "it is missing, expired or destroyed, or the characters are mistyped."
+            )
+        if count > 1:
+            raise CommandError(
+                f"{plural(count, 'live session')} have a key that starts with {key.text!r}; "
+                "type more of the key (sessions list shows whole keys)."
+            )
+        return stored
+
+    def show_session(self, key: KeyArgument, *, json: bool) -> None:
         store = self.store
-        stored = store.get(key)
+        stored = self.find(key)
         if stored is None:
             raise CommandError("No live session has this key: it is missing, expired or destroyed.")
-        (ttl,) = store.ttls([key])
+        (ttl,) = store.ttls([stored.session_key])
         if json:
             self.write_json({**self.summary(stored, ttl), "data": stored.data})
             return
@@ -249,26 +297,28 @@ class Command(SessionsCommand):
 
     def revoke(
         self,
-        key: str | None,
+        key: KeyArgument | None,
         *,
-        user: str | None,
-        keep: str | None,
+        user: User | None,
+        keep: KeyArgument | None,
         dry_run: bool,
         interactive: bool,
     ) -> None:
         if (key is None) == (user is None):
-            raise CommandError("Name one session KEY, or --user UID: one of the two.")
+            raise CommandError(
+                "Name one session KEY, or a user with --user USER or --user-id UID: one of the two."
+            )
         if keep is not None and user is None:
-            raise CommandError("--except goes with --user.")
+            raise CommandError("--except goes with --user or --user-id.")
         if key is not None:
             self.revoke_one(key, dry_run=dry_run, interactive=interactive)
         else:
             assert user is not None
             self.revoke_user(user, keep=keep, dry_run=dry_run, interactive=interactive)
 
-    def revoke_one(self, key: str, *, dry_run: bool, interactive: bool) -> None:
+    def revoke_one(self, key: KeyArgument, *, dry_run: bool, interactive: bool) -> None:
         store = self.store
-        stored = store.get(key)
+        stored = self.find(key)
         if stored is None:
             self.say("No live session has this key; nothing to revoke.")
             return
@@ -281,28 +331,51 @@ class Command(SessionsCommand):
             nothing_done="nothing was revoked",
         )
         # The user id lets the index entry go in the same round trip.
-        if store.destroy(key, user_id=stored.user_id):
+        if store.destroy(stored.session_key, user_id=stored.user_id):
             self.say(f"Revoked {described(stored)}.")
         else:
             self.say("No live session has this key; nothing to revoke.")
 
-    def revoke_user(self, user: str, *, keep: str | None, dry_run: bool, interactive: bool) -> None:
+    def revoke_user(
+        self, user: User, *, keep: KeyArgument | None, dry_run: bool, interactive: bool
+    ) -> None:
         store = self.store
-        doomed = [stored for stored in store.user_sessions(user) if stored.session_key != keep]
-        but = "" if keep is None else f", keeping {keep}"
+        sessions_of_user = store.user_sessions(user.user_id)
+        kept = None if keep is None else self.kept(sessions_of_user, keep, user)
+        doomed = [stored for stored in sessions_of_user if stored.session_key != kept]
+        but = "" if kept is None else f", keeping {kept}"
         if not doomed:
-            self.say(f"User {user} has no live session to revoke{but}.")
+            self.say(f"User {user.label} has no live session to revoke{but}.")
             return
         sessions = plural(len(doomed), "session")
         if dry_run:
-            self.say(f"Would revoke {sessions} of user {user}{but}:")
+            self.say(f"Would revoke {sessions} of user {user.label}{but}:")
             for stored in doomed:
                 self.say(f"  {stored.session_key}")
             return
         self.confirm(
-            f"Revoke {sessions} of user {user}{but}?",
+            f"Revoke {sessions} of user {user.label}{but}?",
             interactive=interactive,
             nothing_done="nothing was revoked",
         )
-        revoked = store.destroy_user_sessions(user, keep=keep)
-        self.say(f"Revoked {plural(revoked, 'session')} of user {user}{but}.")
+        revoked = store.destroy_user_sessions(user.user_id, keep=kept)
+        self.say(f"Revoked {plural(revoked, 'session')} of user {user.label}{but}.")
+
+    @staticmethod
+    def kept(sessions: list[StoredSession], keep: KeyArgument, user: User) -> str:
+        """The key of the session ``--except`` names: a whole key as it is, or
+        the one session of the user whose key starts with it."""
+        if not keep.partial:
+            return keep.text
+        matching = [stored for stored in sessions if stored.session_key.startswith(keep.text)]
+        if not matching:
+            raise CommandError(
+                f"--except {keep}: no live session of user {user.label} has a key that "
+                f"starts with {keep.text!r}; sessions list --user-id {user.user_id} shows theirs."
+            )
+        if len(matching) > 1:
+            raise CommandError(
+                f"--except {keep}: {len(matching):,} live sessions of user {user.label} have "
+                f"a key that starts with {keep.text!r}; type more of the key."
+            )
+        return matching[0].session_key
