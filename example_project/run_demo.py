@@ -23,6 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -66,6 +67,15 @@ def serve(port: int, env: dict[str, str]) -> int:
                 server.wait()
 
 
+def shown(url: str) -> str:
+    """``url`` with its password, if it has one, starred out: the banner is read over shoulders."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def server_version(url: str) -> str:
     """What answers at ``url``, as ``INFO server`` tells: ``Redis 7.0.15``, ``Valkey 8.1.1``.
 
@@ -106,13 +116,13 @@ def main() -> int:
                 what = server_version(url)
             except redis.RedisError as exc:
                 print(
-                    f"REDIS_URL is {url}, and nothing answers there: {exc}\n"
+                    f"REDIS_URL is {shown(url)}, and nothing answers there: {exc}\n"
                     "Start that server, or unset REDIS_URL for a throwaway one.",
                     file=sys.stderr,
                 )
                 return 1
             server_lines = [
-                f"  Server    {url}",
+                f"  Server    {shown(url)}",
                 f"            {what}, from REDIS_URL; the sessions stay in it",
             ]
         else:
