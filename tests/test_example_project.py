@@ -184,6 +184,52 @@ BUTTONS_OUTPUT = [
 ]
 
 
+# Writes the pages a logged-in visitor sees into the folder DEMO_PAGES names.
+PAGES = """
+import os
+from pathlib import Path
+
+from django.core.management import call_command
+from django.test import Client
+from django.test.utils import setup_test_environment
+
+setup_test_environment()
+call_command("migrate", verbosity=0)
+call_command("demo_user", verbosity=0)
+client = Client()
+folder = Path(os.environ["DEMO_PAGES"])
+client.post("/login/", {"username": "demo", "password": "demo"})
+client.post("/set/", {"key": "note", "value": "a value of a few words, as people type them"})
+for name, response in [
+    ("home", client.get("/")),
+    ("merge", client.post("/concurrent-changes/")),
+    ("replay", client.post("/replay-after-logout/")),
+]:
+    (folder / f"{name}.html").write_bytes(response.content)
+"""
+
+# Run in the browser on a page: the words that wrap onto a second line although
+# they would fit on one line of their box, i.e. words broken mid-word.
+BROKEN_WORDS = """() => {
+  const broken = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const box = node.parentElement.closest("td, th, p, li, dd, dt, h1, h2, h3, label, div, body");
+    const style = getComputedStyle(box);
+    const room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    for (const word of node.data.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(node, word.index);
+      range.setEnd(node, word.index + word[0].length);
+      const lines = [...range.getClientRects()].filter((rect) => rect.width > 0);
+      const width = lines.reduce((sum, rect) => sum + rect.width, 0);
+      if (lines.length > 1 && width <= room) broken.push(word[0]);
+    }
+  }
+  return broken;
+}"""
+
+
 def project_env(redis_url: str, database: str) -> dict[str, str]:
     env = dict(os.environ)
     # pytest-django exported the suite's settings; the project has its own.
@@ -230,6 +276,34 @@ def test_buttons_show_the_tombstone_and_the_merge(redis_url: str) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == BUTTONS_OUTPUT
     assert result.stderr == ""
+
+
+@pytest.mark.browser
+def test_no_word_is_broken_mid_word(redis_url: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_admin_browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+
+    require_chromium()
+    env = dict(project_env(redis_url, ":memory:"), DEMO_PAGES=str(tmp_path))
+    result = manage("shell", "--no-imports", "-c", PAGES, env=env)
+    assert result.returncode == 0, result.stderr
+
+    broken = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            # A desktop window and a phone's.
+            for width in (1280, 390):
+                page = browser.new_page(viewport={"width": width, "height": 800})
+                for name in ("home", "merge", "replay"):
+                    page.set_content((tmp_path / f"{name}.html").read_text())
+                    broken[width, name] = page.evaluate(BROKEN_WORDS)
+                page.close()
+        finally:
+            browser.close()
+
+    assert broken == {(width, name): [] for width, name in broken}
 
 
 def wait_for_page(url: str, process: subprocess.Popen[bytes], log: Path) -> str:
