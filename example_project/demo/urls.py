@@ -9,6 +9,8 @@ from demo import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("set/", views.set_value, name="set-value"),
+    path("replay-after-logout/", views.replay_after_logout, name="replay-after-logout"),
+    path("concurrent-changes/", views.concurrent_changes, name="concurrent-changes"),
     path(
         "login/",
         auth_views.LoginView.as_view(template_name="demo/login.html"),
