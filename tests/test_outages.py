@@ -14,7 +14,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.test import AsyncClient, Client, override_settings
 from django.urls import URLPattern, URLResolver, path
 
@@ -117,8 +117,9 @@ def browser(cookie: str | None = None) -> Client:
     return client
 
 
-def assert_503(response: HttpResponse) -> None:
+def assert_503(response: HttpResponseBase) -> None:
     assert response.status_code == 503
+    assert isinstance(response, HttpResponse)
     assert response.content.decode() == PAGE
     assert response["Retry-After"] == "30"
     assert response["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
