@@ -8,13 +8,14 @@ The settings are checked by every ``manage.py check``; the server only by
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from redis import ConnectionPool, Redis
@@ -26,7 +27,9 @@ from redis.sentinel import SentinelConnectionPool
 
 from redis_sessions.conf import DEFAULTS
 from redis_sessions.exceptions import StoreUnavailable
+from redis_sessions.store import scripts
 from redis_sessions.store.clients import Client, client_from_settings, describe, parse_address
+from redis_sessions.store.drivers import NO_SUCH_DATABASE, authentication_advice
 
 URL_SCHEMES = ("redis", "rediss", "unix")
 
@@ -35,6 +38,10 @@ TAG = "redis_sessions"
 
 #: Seconds the deploy check waits to connect and for each answer, at most.
 SERVER_CHECK_TIMEOUT = 1.0
+
+#: The script the deploy check runs to learn that the server runs scripts: it
+#: touches no key.
+PROBE_SCRIPT = "return 1"
 
 #: The oldest release of each server that the engine supports.
 MINIMUM_VERSIONS: dict[str, tuple[int, ...]] = {"Redis": (7, 0), "Valkey": (7, 2)}
@@ -67,7 +74,7 @@ def check_settings(
         errors.append(
             Error(
                 f"REDIS_SESSIONS has unknown keys: {', '.join(unknown)}.",
-                hint=f"The keys are: {', '.join(DEFAULTS)}.",
+                hint=_unknown_keys_hint(unknown),
                 id="redis_sessions.E002",
             )
         )
@@ -79,6 +86,16 @@ def check_settings(
                 f"REDIS_SESSIONS['URL'] must be a redis://, rediss:// or unix:// URL, not {url!r}.",
                 hint=f"For example {DEFAULTS['URL']!r}.",
                 id="redis_sessions.E003",
+            )
+        )
+    if isinstance(url, str) and _password_breaks_url(url):
+        errors.append(
+            Error(
+                "REDIS_SESSIONS['URL'] has a password with an '@', '/', '?' or '#' that is not "
+                "percent-encoded: the URL cannot be read as user:password@host.",
+                hint="Percent-encode the password in the URL (urllib.parse.quote(password, "
+                "safe='')), or leave it out of URL and give it in PASSWORD.",
+                id="redis_sessions.E020",
             )
         )
     alias = values["CACHE_ALIAS"]
@@ -168,7 +185,62 @@ def check_settings(
                 id="redis_sessions.W002",
             )
         )
+    errors += _app_order_messages()
     return errors
+
+
+def _unknown_keys_hint(unknown: Sequence[str]) -> str:
+    """Did you mean the key closest to each unknown one; the keys there are if one has none."""
+    guesses = []
+    for name in unknown:
+        close = difflib.get_close_matches(name.upper(), DEFAULTS, n=1)
+        if close:
+            guesses.append(close[0] if len(unknown) == 1 else f"{close[0]} for {name}")
+    hint = f"Did you mean {', '.join(guesses)}?" if guesses else ""
+    if len(guesses) < len(unknown):
+        hint = f"{hint} The keys are: {', '.join(DEFAULTS)}.".lstrip()
+    return hint
+
+
+def _password_breaks_url(url: str) -> bool:
+    """Whether a character of the password in ``url`` ends its user information early.
+
+    An '@' in a password makes two of them in the URL's authority; a '/', '?' or
+    '#' ends the authority inside the password, so the '@' after it lands in the
+    path or the fragment, or what is left before it is no host:port.
+    """
+    parts = urlsplit(url)
+    if parts.netloc.count("@") > 1:
+        return True
+    if "@" in parts.netloc or "@" not in url.partition("://")[2]:
+        return False
+    if "@" in parts.path or "@" in parts.fragment:
+        return True
+    try:
+        parts.port  # noqa: B018 -- reading it raises for what is no port
+    except ValueError:
+        return True
+    return False
+
+
+def _app_order_messages() -> list[CheckMessage]:
+    """This app after django.contrib.sessions: Django's clearsessions wins."""
+    if getattr(settings, "SESSION_ENGINE", None) != "redis_sessions.session":
+        return []
+    names = [config.name for config in apps.get_app_configs()]
+    if "django.contrib.sessions" not in names or "redis_sessions" not in names:
+        return []
+    if names.index("redis_sessions") < names.index("django.contrib.sessions"):
+        return []
+    return [
+        Warning(
+            "'redis_sessions' comes after 'django.contrib.sessions' in INSTALLED_APPS: "
+            "'manage.py clearsessions' runs Django's command, which does nothing for this "
+            "engine, instead of the engine's.",
+            hint="Move 'redis_sessions' above 'django.contrib.sessions' in INSTALLED_APPS.",
+            id="redis_sessions.W006",
+        )
+    ]
 
 
 def _topology_messages(user: Mapping[str, Any], values: Mapping[str, Any]) -> list[CheckMessage]:
@@ -332,7 +404,8 @@ def check_server(
             reason = reason.replace(str(password), "***")
         return [
             _unreachable(
-                f"Cannot reach the session store at {where}: {type(exc).__name__}: {reason}"
+                f"Cannot reach the session store at {where}: {type(exc).__name__}: {reason}",
+                hint=authentication_advice(exc),
             )
         ]
     finally:
@@ -340,7 +413,24 @@ def check_server(
 
 
 def _server_messages(client: Redis, where: str) -> list[CheckMessage]:
-    messages: list[CheckMessage] = []
+    try:
+        # A connection selects the configured database as it opens: a server
+        # without it answers the first command with an error.
+        client.ping()
+    except ResponseError as exc:
+        if NO_SUCH_DATABASE not in str(exc):
+            raise
+        database = client.connection_pool.connection_kwargs.get("db", 0)
+        return [
+            Error(
+                f"The session store at {where} has no database {database}: the server "
+                f"answers its SELECT with '{exc}'.",
+                hint="Name a database the server has in URL: 0 up to one less than its "
+                "'databases' setting (16 by default).",
+                id="redis_sessions.E021",
+            )
+        ]
+    messages: list[CheckMessage] = _script_messages(client, where)
     # A command the server refuses (ACLs, or renamed away as on many managed
     # services) is skipped: the server answered, so it is reachable.
     info = _unless_refused(lambda: client.info("server"))
@@ -363,6 +453,26 @@ def _server_messages(client: Redis, where: str) -> list[CheckMessage]:
     return messages
 
 
+def _script_messages(client: Redis, where: str) -> list[CheckMessage]:
+    """Whether the server loads the engine's scripts and runs one (a harmless probe)."""
+    try:
+        for script in scripts.ALL:
+            client.script_load(script.source)
+        client.evalsha(client.script_load(PROBE_SCRIPT), 0)
+    except ResponseError as exc:
+        return [
+            Error(
+                f"The session store at {where} does not run the engine's Lua scripts: the "
+                f"server answers '{exc}'.",
+                hint="The engine runs each session operation as a Lua script (SCRIPT LOAD, "
+                "then EVALSHA): use a server that runs scripts, and allow its user the "
+                "@scripting commands.",
+                id="redis_sessions.E022",
+            )
+        ]
+    return []
+
+
 def _unless_refused(command: Callable[[], Any]) -> Any:
     try:
         return command()
@@ -370,10 +480,11 @@ def _unless_refused(command: Callable[[], Any]) -> Any:
         return None
 
 
-def _unreachable(message: str) -> Error:
+def _unreachable(message: str, hint: str | None = None) -> Error:
     return Error(
         message,
-        hint="Check REDIS_SESSIONS['URL'] (or the cache that CACHE_ALIAS names): the "
+        hint=hint
+        or "Check REDIS_SESSIONS['URL'] (or the cache that CACHE_ALIAS names): the "
         "server must be running, reachable from this host, and accept its credentials.",
         id="redis_sessions.E010",
     )

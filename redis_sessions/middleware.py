@@ -1,4 +1,5 @@
-"""A session middleware whose asyncio path saves with ``asave()``.
+"""Middleware: a session middleware whose asyncio path saves with ``asave()``,
+and one that answers 503 while the session store is unavailable.
 
 Django's ``SessionMiddleware`` is sync only: under ASGI, Django runs its
 ``process_response`` (and so every session save) in a thread. This subclass
@@ -9,10 +10,21 @@ Use it in place of Django's::
         "redis_sessions.middleware.SessionMiddleware",
         ...
     ]
+
+:class:`StoreUnavailableMiddleware` turns a request that failed on
+:class:`~redis_sessions.exceptions.StoreUnavailable` into a 503 response; it
+goes above the session middleware::
+
+    MIDDLEWARE = [
+        "redis_sessions.middleware.StoreUnavailableMiddleware",
+        "redis_sessions.middleware.SessionMiddleware",
+        ...
+    ]
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -20,9 +32,29 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
-from django.http import HttpRequest, HttpResponseBase
-from django.utils.cache import patch_vary_headers
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.deprecation import MiddlewareMixin
+from django.utils.html import escape
 from django.utils.http import http_date
+
+from redis_sessions.exceptions import StoreUnavailable
+
+__all__ = ["SessionMiddleware", "StoreUnavailableMiddleware"]
+
+logger = logging.getLogger("redis_sessions")
+
+#: The page of :class:`StoreUnavailableMiddleware`'s 503; ``{detail}`` is empty
+#: unless ``DEBUG`` is on.
+UNAVAILABLE_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Service unavailable</title></head>
+<body>
+<h1>Service unavailable</h1>
+<p>The site cannot reach its session store. Please try again in a moment.</p>{detail}
+</body>
+</html>
+"""
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
@@ -84,4 +116,44 @@ class SessionMiddleware(DjangoSessionMiddleware):
             vary_on_cookie = True
         if vary_on_cookie:
             patch_vary_headers(response, ("Cookie",))
+        return response
+
+
+class StoreUnavailableMiddleware(MiddlewareMixin):
+    """Answer 503, with ``Retry-After``, when a request failed because Redis did.
+
+    Two failures become a 503: a view that raised
+    :class:`~redis_sessions.exceptions.StoreUnavailable` (the admin's login
+    check that loads the session, say), and a 500 response of a request whose
+    session met ``StoreUnavailable`` (its save in the session middleware,
+    which is why this middleware goes above that one). Any other response
+    passes as it is.
+    """
+
+    #: The seconds of the ``Retry-After`` header.
+    retry_after = 30
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponseBase | None:
+        if not isinstance(exception, StoreUnavailable):
+            return None
+        # Django logs the 503 without its reason: this says what failed.
+        logger.error("%s %s answered 503: %s", request.method, request.path, exception)
+        return self.unavailable_response(request, exception)
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        met = getattr(getattr(request, "session", None), "unavailable", None)
+        if response.status_code == 500 and isinstance(met, StoreUnavailable):
+            return self.unavailable_response(request, met)
+        return response
+
+    def unavailable_response(self, request: HttpRequest, exc: StoreUnavailable) -> HttpResponse:
+        """The 503 response; override it for a page of the site's own."""
+        detail = f"\n<pre>{escape(str(exc))}</pre>" if settings.DEBUG else ""
+        response = HttpResponse(UNAVAILABLE_PAGE.format(detail=detail), status=503)
+        response["Retry-After"] = str(self.retry_after)
+        add_never_cache_headers(response)
         return response

@@ -8,10 +8,15 @@ their asyncio twins) and nothing else.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.apps import apps
 from django.contrib.sessions.backends.base import CreateError, SessionBase
 
+from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.store import Store, StoredSession, codec, get_store
 from redis_sessions.store.codec import Fields
 from redis_sessions.store.keys import is_valid_session_key, new_session_key
@@ -21,12 +26,33 @@ from redis_sessions.store.keys import is_valid_session_key, new_session_key
 CREATE_ATTEMPTS = 10
 CREATE_FAILED = "Unable to create a new session key: every key drawn was taken."
 
+#: The warning of the first session made while the app is not installed.
+APP_NOT_INSTALLED = (
+    "The session engine redis_sessions.session is in use, but 'redis_sessions' is not in "
+    "INSTALLED_APPS: the system checks of REDIS_SESSIONS, the engine's clearsessions "
+    "command and its admin are off. Add 'redis_sessions' to INSTALLED_APPS, above "
+    "'django.contrib.sessions'."
+)
+
+# Whether the first session made once the apps were ready looked for the app.
+_app_looked_for = False
+
+
+def _warn_unless_installed() -> None:
+    global _app_looked_for
+    if _app_looked_for or not apps.ready:
+        return
+    _app_looked_for = True
+    if not apps.is_installed("redis_sessions"):
+        warnings.warn(APP_NOT_INSTALLED, RuntimeWarning, stacklevel=3)
+
 
 class SessionStore(SessionBase):
     """Django's session API on Redis: atomic saves that merge field by field and
     logouts that no concurrent request can undo."""
 
     def __init__(self, session_key: str | None = None) -> None:
+        _warn_unless_installed()
         # A cookie that is not one of our keys (8 to 64 of a-z and 0-9) names
         # no session: it is dropped here and never sent to Redis.
         super().__init__(session_key if is_valid_session_key(session_key) else None)
@@ -41,6 +67,11 @@ class SessionStore(SessionBase):
         # next save replaces the whole session, fields other requests added
         # included.
         self._kept: dict[str, Any] | None = None
+        #: The :class:`StoreUnavailable` an operation of this session raised, if
+        #: one did. A session lives for one request: once Redis failed it, a
+        #: load raises again at once rather than waiting for the timeouts anew
+        #: (Django's error page reads the session, through ``request.user``).
+        self.unavailable: StoreUnavailable | None = None
 
     @property
     def store(self) -> Store:
@@ -61,13 +92,30 @@ class SessionStore(SessionBase):
     # Sync and asyncio twins: the asyncio ones run on redis.asyncio in the
     # running loop, with no thread hop, and share everything but the I/O.
 
+    @contextmanager
+    def _noting_outages(self, *, again: bool = True) -> Iterator[None]:
+        """Keep the :class:`StoreUnavailable` raised inside as :attr:`unavailable`.
+
+        Unless ``again``, one seen before is raised at once, and Redis is not asked.
+        """
+        if not again and self.unavailable is not None:
+            raise StoreUnavailable(str(self.unavailable)) from self.unavailable
+        try:
+            yield
+        except StoreUnavailable as exc:
+            self.unavailable = exc
+            raise
+
     def load(self) -> dict[str, Any]:
         key = self.session_key
-        return self._loaded(self.store.load(key) if is_valid_session_key(key) else None)
+        with self._noting_outages(again=False):
+            return self._loaded(self.store.load(key) if is_valid_session_key(key) else None)
 
     async def aload(self) -> dict[str, Any]:
         key = self.session_key
-        return self._loaded(await self.store.aload(key) if is_valid_session_key(key) else None)
+        with self._noting_outages(again=False):
+            stored = await self.store.aload(key) if is_valid_session_key(key) else None
+        return self._loaded(stored)
 
     def _loaded(self, stored: StoredSession | None) -> dict[str, Any]:
         if stored is None:
@@ -116,13 +164,14 @@ class SessionStore(SessionBase):
             return
         data = self._data(no_load=must_create)
         ttl = self.get_expiry_age()
-        if must_create:
-            self._snapshot = self.store.create(key, data, ttl)
-        else:
-            replace = data is not self._kept
-            self._snapshot = self.store.save(
-                key, data, ttl, snapshot=self._snapshot, replace=replace
-            )
+        with self._noting_outages():
+            if must_create:
+                self._snapshot = self.store.create(key, data, ttl)
+            else:
+                replace = data is not self._kept
+                self._snapshot = self.store.save(
+                    key, data, ttl, snapshot=self._snapshot, replace=replace
+                )
         self._kept = data
 
     async def asave(self, must_create: bool = False) -> None:
@@ -132,24 +181,27 @@ class SessionStore(SessionBase):
             return
         data = await self._adata(no_load=must_create)
         ttl = await self.aget_expiry_age()
-        if must_create:
-            self._snapshot = await self.store.acreate(key, data, ttl)
-        else:
-            replace = data is not self._kept
-            self._snapshot = await self.store.asave(
-                key, data, ttl, snapshot=self._snapshot, replace=replace
-            )
+        with self._noting_outages():
+            if must_create:
+                self._snapshot = await self.store.acreate(key, data, ttl)
+            else:
+                replace = data is not self._kept
+                self._snapshot = await self.store.asave(
+                    key, data, ttl, snapshot=self._snapshot, replace=replace
+                )
         self._kept = data
 
     def delete(self, session_key: str | None = None) -> None:
         key = self._key_to_delete(session_key)
         if key is not None:
-            self.store.destroy(key, user_id=self._loaded_user_id(key))
+            with self._noting_outages():
+                self.store.destroy(key, user_id=self._loaded_user_id(key))
 
     async def adelete(self, session_key: str | None = None) -> None:
         key = self._key_to_delete(session_key)
         if key is not None:
-            await self.store.adestroy(key, user_id=self._loaded_user_id(key))
+            with self._noting_outages():
+                await self.store.adestroy(key, user_id=self._loaded_user_id(key))
 
     def _key_to_delete(self, session_key: str | None) -> str | None:
         key = self.session_key if session_key is None else session_key

@@ -19,6 +19,7 @@ from django.test import override_settings
 
 from benchmarks.servers import RedisServer, free_port
 from redis_sessions import checks
+from redis_sessions.store import scripts
 
 
 def check_ids(**overrides: Any) -> list[str]:
@@ -440,3 +441,237 @@ def test_no_message_is_reported_twice_under_deploy(value: dict[str, Any]) -> Non
 
     assert messages
     assert len({(message.id, message.msg) for message in messages}) == len(messages)
+
+
+# Setup mistakes, each with a message that says what to do.
+
+
+def settings_messages(**overrides: Any) -> list[CheckMessage]:
+    with override_settings(**overrides):
+        return [
+            message
+            for message in run_checks(tags=[checks.TAG])
+            if (message.id or "").startswith("redis_sessions.")
+        ]
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        ({"SOCKET_TIMOUT": 1.0}, "Did you mean SOCKET_TIMEOUT?"),
+        ({"socket_timeout": 1.0}, "Did you mean SOCKET_TIMEOUT?"),
+        (
+            {"SOCKET_TIMOUT": 1.0, "PREFX": "s:"},
+            "Did you mean PREFIX for PREFX, SOCKET_TIMEOUT for SOCKET_TIMOUT?",
+        ),
+        (
+            {"WHATEVER": 1},
+            "The keys are: URL, CACHE_ALIAS, PREFIX, SCAN_COUNT, TOMBSTONE_TTL, "
+            "SOCKET_CONNECT_TIMEOUT, SOCKET_TIMEOUT, REVOKE_ON_PASSWORD_CHANGE, USER_INDEX, "
+            "USERNAME, PASSWORD, TLS_CA_CERTS, TLS_CERTFILE, TLS_KEYFILE, TLS_CHECK_HOSTNAME, "
+            "SENTINELS, SENTINEL_SERVICE, SENTINEL_USERNAME, SENTINEL_PASSWORD, SENTINEL_TLS, "
+            "CLUSTER_NODES, MIN_REPLICAS_ACK, REPLICAS_ACK_TIMEOUT.",
+        ),
+    ],
+)
+def test_e002_suggests_the_closest_key(value: dict[str, Any], hint: str) -> None:
+    (message,) = settings_messages(REDIS_SESSIONS=value)
+
+    assert message.id == "redis_sessions.E002"
+    assert message.msg == f"REDIS_SESSIONS has unknown keys: {', '.join(sorted(value))}."
+    assert message.hint == hint
+
+
+def test_e002_with_a_guess_for_some_keys_only_lists_the_keys_too() -> None:
+    (message,) = settings_messages(REDIS_SESSIONS={"PREFX": "s:", "WHATEVER": 1})
+
+    assert message.hint is not None
+    assert message.hint.startswith("Did you mean PREFIX for PREFX? The keys are: URL, ")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:p@ss@127.0.0.1:6379/0",
+        "redis://sessions:p@ss@ss:6379/0",
+        "redis://:pa/ss@127.0.0.1:6379/0",
+        "redis://sessions:pa/ss@127.0.0.1/0",
+        "redis://:pa?ss@127.0.0.1:6379/0",
+        "redis://:pa#ss@127.0.0.1:6379/0",
+        "rediss://:pa#ss@127.0.0.1/0",
+    ],
+)
+def test_a_password_that_breaks_the_url_gets_e020(url: str) -> None:
+    (message,) = settings_messages(REDIS_SESSIONS={"URL": url})
+
+    assert message.id == "redis_sessions.E020"
+    assert message.msg == (
+        "REDIS_SESSIONS['URL'] has a password with an '@', '/', '?' or '#' that is not "
+        "percent-encoded: the URL cannot be read as user:password@host."
+    )
+    assert message.hint == (
+        "Percent-encode the password in the URL (urllib.parse.quote(password, safe='')), "
+        "or leave it out of URL and give it in PASSWORD."
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:p%40ss@127.0.0.1:6379/0",
+        "redis://sessions:pa%2Fss%23%3F@127.0.0.1:6379/0",
+        "redis://127.0.0.1:6379/0?client_name=web@host",
+        "unix://:pw@/run/redis.sock?db=2",
+    ],
+)
+def test_a_percent_encoded_password_passes(url: str) -> None:
+    assert check_ids(REDIS_SESSIONS={"URL": url}) == []
+
+
+def test_the_app_after_django_sessions_gets_w006() -> None:
+    from tests.settings_sessions_first import INSTALLED_APPS
+
+    (message,) = settings_messages(INSTALLED_APPS=INSTALLED_APPS)
+
+    assert message.id == "redis_sessions.W006"
+    assert message.msg == (
+        "'redis_sessions' comes after 'django.contrib.sessions' in INSTALLED_APPS: "
+        "'manage.py clearsessions' runs Django's command, which does nothing for this "
+        "engine, instead of the engine's."
+    )
+    assert (
+        message.hint == "Move 'redis_sessions' above 'django.contrib.sessions' in INSTALLED_APPS."
+    )
+
+
+def test_the_app_order_does_not_matter_for_another_engine() -> None:
+    from tests.settings_sessions_first import INSTALLED_APPS
+
+    engine = "django.contrib.sessions.backends.cache"
+    assert check_ids(INSTALLED_APPS=INSTALLED_APPS, SESSION_ENGINE=engine) == []
+
+
+def test_a_database_the_server_does_not_have_gets_e021(redis_url: str) -> None:
+    url = redis_url.rpartition("/")[0] + "/99"
+
+    (message,) = deploy_messages(URL=url)
+
+    assert message.id == "redis_sessions.E021"
+    where = url.removeprefix("redis://")
+    assert message.msg == (
+        f"The session store at {where} has no database 99: the server answers its SELECT "
+        "with 'DB index is out of range'."
+    )
+    assert message.hint == (
+        "Name a database the server has in URL: 0 up to one less than its 'databases' "
+        "setting (16 by default)."
+    )
+
+
+def test_a_database_the_server_has_passes(redis_url: str) -> None:
+    assert deploy_check_ids(URL=redis_url.rpartition("/")[0] + "/15") == []
+
+
+def server_answer(client: redis.Redis) -> str:
+    """What the server answers the deploy check's script commands, as redis-py says it."""
+    try:
+        for script in scripts.ALL:
+            client.script_load(script.source)
+        client.evalsha(client.script_load(checks.PROBE_SCRIPT), 0)
+    except redis.ResponseError as exc:
+        return str(exc)
+    raise AssertionError("the server ran the scripts")
+
+
+E022_HINT = (
+    "The engine runs each session operation as a Lua script (SCRIPT LOAD, then EVALSHA): "
+    "use a server that runs scripts, and allow its user the @scripting commands."
+)
+
+
+def test_a_server_that_runs_no_scripts_gets_e022(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    server = server_factory("--rename-command", "EVALSHA", '""')
+    with server.client() as client:
+        answer = server_answer(client)
+
+    (message,) = deploy_messages(URL=server.url)
+
+    assert message.id == "redis_sessions.E022"
+    assert message.msg == (
+        f"The session store at 127.0.0.1:{server.port}/0 does not run the engine's Lua "
+        f"scripts: the server answers '{answer}'."
+    )
+    assert "EVALSHA" in answer
+    assert message.hint == E022_HINT
+
+
+def test_a_user_not_allowed_scripts_gets_e022(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    server = server_factory()
+    with server.client() as client:
+        client.acl_setuser(
+            "sessions",
+            enabled=True,
+            passwords=["+pw"],
+            keys=["*"],
+            commands=["+@all", "-@scripting"],
+        )
+    with server.client(username="sessions", password="pw") as client:
+        answer = server_answer(client)
+
+    (message,) = deploy_messages(URL=f"redis://sessions:pw@127.0.0.1:{server.port}/0")
+
+    assert message.id == "redis_sessions.E022"
+    assert message.msg == (
+        f"The session store at 127.0.0.1:{server.port}/0 does not run the engine's Lua "
+        f"scripts: the server answers '{answer}'."
+    )
+    assert "no permissions" in answer
+    assert message.hint == E022_HINT
+
+
+def test_the_deploy_check_loads_the_engines_scripts(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    server = server_factory()
+
+    assert deploy_check_ids(URL=server.url) == []
+    with server.client() as client:
+        assert client.script_exists(*(script.sha for script in scripts.ALL)) == [True] * len(
+            scripts.ALL
+        )
+
+
+def test_a_missing_password_gets_e010_saying_the_server_wants_one(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    server = server_factory()
+    with server.client() as client:
+        client.config_set("requirepass", "the-right-one")
+
+    (message,) = deploy_messages(URL=server.url)
+
+    assert message.id == "redis_sessions.E010"
+    assert message.msg.startswith(
+        f"Cannot reach the session store at 127.0.0.1:{server.port}/0: AuthenticationError: "
+    )
+    assert message.hint == "The server wants a password: give it in URL or PASSWORD."
+
+
+def test_a_wrong_password_gets_e010_saying_it_was_refused(
+    server_factory: Callable[..., RedisServer],
+) -> None:
+    server = server_factory()
+    with server.client() as client:
+        client.config_set("requirepass", "the-right-one")
+
+    (message,) = deploy_messages(URL=server.url, PASSWORD="the-wrong-one")
+
+    assert message.id == "redis_sessions.E010"
+    assert message.hint == (
+        "The server refused the user name or password given: check URL, USERNAME and PASSWORD."
+    )
+    assert "the-wrong-one" not in message.msg

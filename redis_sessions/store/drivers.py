@@ -15,7 +15,15 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
-from redis.exceptions import ConnectionError, NoScriptError, RedisError, ResponseError, TimeoutError
+from redis.exceptions import (
+    AuthenticationError,
+    AuthenticationWrongNumberOfArgsError,
+    ConnectionError,
+    NoScriptError,
+    RedisError,
+    ResponseError,
+    TimeoutError,
+)
 from redis.sentinel import MasterNotFoundError
 
 from redis_sessions.exceptions import StoreUnavailable
@@ -25,7 +33,15 @@ from redis_sessions.store.steps import START, Command, Plan, Round, Scan, Scanne
 
 T = TypeVar("T")
 
-__all__ = ["AsyncDriver", "Position", "Replicas", "ReplicasNotAcknowledged", "SyncDriver"]
+__all__ = [
+    "AsyncDriver",
+    "Position",
+    "Replicas",
+    "ReplicasNotAcknowledged",
+    "SyncDriver",
+    "advice",
+    "authentication_advice",
+]
 
 
 class ReplicasNotAcknowledged(RedisError):
@@ -52,21 +68,65 @@ class Replicas(NamedTuple):
             )
 
 
+#: What to do when the server wants credentials that were not given.
+PASSWORD_WANTED = "The server wants a password: give it in URL or PASSWORD."
+
+#: What to do when the server refused the credentials that were given.
+PASSWORD_REFUSED = (
+    "The server refused the user name or password given: check URL, USERNAME and PASSWORD."
+)
+
+#: How servers answer the SELECT of a database they do not have.
+NO_SUCH_DATABASE = "DB index is out of range"
+
+#: What to do about it.
+DATABASE_ADVICE = (
+    "The server has no database of that number: name one below its 'databases' "
+    "setting (16 by default) in URL."
+)
+
+# How servers say that a connection must log in first (Redis 6 and later
+# answer HELLO so; older ones, and RESP2 without HELLO, answer NOAUTH).
+_WANTED = ("NOAUTH", "Authentication required", "HELLO must be called with the client already")
+# How they say that the credentials given are wrong.
+_REFUSED = ("WRONGPASS", "invalid username-password pair", "invalid password")
+
+
+def authentication_advice(exc: BaseException) -> str | None:
+    """What to do about ``exc`` if it is an authentication failure; None otherwise."""
+    text = str(exc)
+    if any(words in text for words in _WANTED):
+        return PASSWORD_WANTED
+    if isinstance(exc, (AuthenticationError, AuthenticationWrongNumberOfArgsError)) or any(
+        words in text for words in _REFUSED
+    ):
+        return PASSWORD_REFUSED
+    return None
+
+
+def advice(exc: RedisError) -> str:
+    """The sentence that ends the message of :func:`unavailable`: what to do."""
+    if isinstance(exc, ReplicasNotAcknowledged):
+        return "Check the replicas and their link to the primary."
+    authentication = authentication_advice(exc)
+    if authentication is not None:
+        return authentication
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return "Check that the server is up and reachable."
+    if NO_SUCH_DATABASE in str(exc):
+        return DATABASE_ADVICE
+    return "The server refused the command; nothing was changed."
+
+
 def unavailable(exc: RedisError, action: str, where: str) -> StoreUnavailable:
     """The :class:`StoreUnavailable` for ``exc``: what failed, where, and what to do."""
-    if isinstance(exc, ReplicasNotAcknowledged):
-        advice = "Check the replicas and their link to the primary."
-    elif isinstance(exc, (ConnectionError, TimeoutError)):
-        advice = "Check that the server is up and reachable."
-    else:
-        advice = "The server refused the command; nothing was changed."
     text = str(exc)
     if isinstance(exc, MasterNotFoundError):
         # redis-py follows "No master found for 'name'" with the description of
         # the client of every sentinel it asked.
         text = text.partition(" : ")[0]
     return StoreUnavailable(
-        f"Redis at {where} could not {action} ({type(exc).__name__}: {text}). {advice}"
+        f"Redis at {where} could not {action} ({type(exc).__name__}: {text}). {advice(exc)}"
     )
 
 
