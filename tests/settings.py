@@ -15,6 +15,8 @@ from tests.support.django_suite import cached_django_tests
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
+# What the commands print times in, as the admin shows them.
+TIME_ZONE = "UTC"
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 
 INSTALLED_APPS = [

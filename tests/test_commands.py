@@ -761,6 +761,24 @@ def test_sessions_show_prints_metadata_and_data(store: Store, redis_client: redi
     )
 
 
+@override_settings(TIME_ZONE="Europe/Paris")
+def test_sessions_list_and_show_print_times_in_the_sites_time_zone(
+    store: Store, redis_client: redis.Redis
+) -> None:
+    make(store, redis_client, "seven00000", _auth_user_id="7")
+
+    shown, _ = run("sessions", "show", "seven00000")
+    listed, _ = run("sessions", "list")
+
+    assert "Created  2026-11-18 12:06:40 Europe/Paris\n" in shown
+    assert "Saved    2026-11-18 13:08:45 Europe/Paris\n" in shown
+    assert listed == (
+        "KEY         USER  CREATED (Europe/Paris)  SAVED (Europe/Paris)  EXPIRES IN\n"
+        "seven00000  7     2026-11-18 12:06:40     2026-11-18 13:08:45   2d 5h\n"
+        "1 session.\n"
+    )
+
+
 def test_sessions_show_of_an_anonymous_session_without_expiry(
     store: Store, redis_client: redis.Redis
 ) -> None:

@@ -35,6 +35,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
+from django.utils import timezone
 
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.store import Progress, Store, StoredSession, get_store
@@ -56,9 +57,18 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
 
 
 def timestamp(seconds: int) -> str:
-    """A unix time as UTC, to the second: ``2026-11-27 18:44:00``."""
+    """A unix time in the site's time zone, to the second: ``2026-11-27 18:44:00``.
+
+    The zone is Django's current one (``TIME_ZONE``), as the admin shows times;
+    :func:`zone` names it.
+    """
     moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def zone() -> str:
+    """The name of the time zone :func:`timestamp` writes in."""
+    return timezone.get_current_timezone_name()
 
 
 def duration(seconds: int | None) -> str:

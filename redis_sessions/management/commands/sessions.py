@@ -44,6 +44,7 @@ from redis_sessions.management.base import (
     session_key_or_start,
     sessions_starting_with,
     timestamp,
+    zone,
 )
 from redis_sessions.store import StoredSession
 
@@ -202,7 +203,7 @@ class Command(SessionsCommand):
             ]
             for stored, ttl in zip(sessions, ttls, strict=True)
         ]
-        header = ["KEY", "USER", "CREATED (UTC)", "SAVED (UTC)", "EXPIRES IN"]
+        header = ["KEY", "USER", f"CREATED ({zone()})", f"SAVED ({zone()})", "EXPIRES IN"]
         for line in table(header, rows):
             self.stdout.write(line)
         if more:
@@ -268,8 +269,8 @@ class Command(SessionsCommand):
         for line in [
             f"Key      {stored.session_key}",
             f"User     {stored.user_id or 'anonymous'}",
-            f"Created  {timestamp(stored.created)} UTC",
-            f"Saved    {timestamp(stored.saved)} UTC",
+            f"Created  {timestamp(stored.created)} {zone()}",
+            f"Saved    {timestamp(stored.saved)} {zone()}",
             f"Expires  {expires}",
             "Data",
             data,
