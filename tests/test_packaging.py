@@ -132,7 +132,7 @@ def project(build: Build, redis_url: str, tmp_path_factory: pytest.TempPathFacto
     settings.write_text(
         settings.read_text()
         + "\n# The session engine, as README.rst's quickstart sets it up.\n"
-        + 'INSTALLED_APPS += ["redis_sessions"]\n'
+        + 'INSTALLED_APPS = ["redis_sessions", *INSTALLED_APPS]  # before contrib.sessions\n'
         + 'SESSION_ENGINE = "redis_sessions.session"\n'
         + f'REDIS_SESSIONS = {{"URL": "{redis_url}"}}\n'
     )
