@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import secrets
 from typing import TypeGuard
@@ -31,6 +33,28 @@ def new_session_key() -> str:
     caller then draws another one.
     """
     return secrets.token_bytes(NEW_KEY_LENGTH).translate(_BYTE_TO_CHARACTER).decode("ascii")
+
+
+#: A stored id: what Redis, logs and pages know a session by, never its key.
+STORED_ID_RE = re.compile(r"[A-Z2-7]{32}")
+
+
+def stored_id(session_key: str) -> str:
+    """Return the stored id of a session key: the first 160 bits of its SHA-256.
+
+    32 characters of ``[A-Z2-7]`` (base32), as long as the keys the engine
+    draws. Upper case, so that a stored id is never a valid session key: a
+    stored id read from Redis, a log or a page cannot be sent back as a cookie.
+    No secret goes into it: a session key has 160 random bits, too many to try
+    keys until one gives a known digest, and rotating ``SECRET_KEY`` leaves
+    every stored id as it was.
+    """
+    return base64.b32encode(hashlib.sha256(session_key.encode()).digest()[:20]).decode()
+
+
+def is_stored_id(text: object) -> bool:
+    """Tell whether ``text`` has the shape of a stored id."""
+    return isinstance(text, str) and STORED_ID_RE.fullmatch(text) is not None
 
 
 def redis_key(prefix: str, session_key: str) -> str:
