@@ -16,6 +16,7 @@ from benchmarks.servers import RedisServer
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.session import SessionStore
 from redis_sessions.store import get_store
+from tests.support.keys import redis_key
 
 T = TypeVar("T")
 
@@ -59,7 +60,7 @@ def test_every_async_operation_on_a_stopped_server_raises_store_unavailable(
 def test_an_async_load_of_a_key_of_another_type_is_empty_and_logged(
     redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    redis_client.set("sessions:{foreign123}", "x")
+    redis_client.set(redis_key("foreign123"), "x")
 
     async def scenario() -> tuple[dict[str, Any], bool]:
         return await SessionStore("foreign123").aload(), await SessionStore().aexists("foreign123")

@@ -31,7 +31,8 @@ from benchmarks.servers import free_port
 from redis_sessions.management.base import duration, size
 from redis_sessions.store import Store, get_store
 from redis_sessions.store.clients import describe
-from redis_sessions.store.keys import abbreviated, new_session_key
+from redis_sessions.store.keys import abbreviated, new_session_key, stored_id
+from tests.support.keys import redis_key
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -289,7 +290,7 @@ def test_session_stats_with_top_zero_lists_no_user(stocked: None) -> None:
 def test_session_stats_mentions_keys_it_did_not_write(
     stocked: None, redis_client: redis.Redis
 ) -> None:
-    redis_client.set("sessions:{foreign000}", "not a session")
+    redis_client.set(redis_key("foreign000"), "not a session")
 
     stdout, _ = run("session_stats", "--sample", "0")
 
@@ -783,7 +784,7 @@ def test_sessions_show_of_an_anonymous_session_without_expiry(
     store: Store, redis_client: redis.Redis
 ) -> None:
     make(store, redis_client, "anonymous0")
-    redis_client.persist("sessions:{anonymous0}")
+    redis_client.persist(redis_key("anonymous0"))
 
     lines = run("sessions", "show", "anonymous0")[0].splitlines()
 
@@ -907,7 +908,7 @@ def test_sessions_show_by_start_leaves_tombstones_and_other_keys_out(
 ) -> None:
     make(store, redis_client, "alike00000")
     store.destroy("alike00000")
-    redis_client.set("sessions:{alike00001}", "not a session")
+    redis_client.set(redis_key("alike00001"), "not a session")
     make(store, redis_client, "alike00002", theme="dark")
 
     assert run("sessions", "show", "alike0")[0].startswith("Key      alike00002\n")
@@ -961,7 +962,7 @@ def test_sessions_revoke_user_except_takes_the_start_of_a_key(
     )
 
     assert stdout == "Revoked 2 sessions of user 7, keeping seven00001.\n"
-    assert [stored.session_key for stored in store.user_sessions("7")] == ["seven00001"]
+    assert [stored.stored_id for stored in store.user_sessions("7")] == [stored_id("seven00001")]
 
 
 def test_sessions_revoke_user_except_must_name_one_of_their_sessions(
@@ -1097,7 +1098,7 @@ def test_sessions_revoke_leaves_a_tombstone_and_takes_the_session_out_of_its_ind
         "Revoked session seven00000 of user 7.\n",
         "",
     )
-    assert list(redis_client.hgetall("sessions:{seven00000}")) == [b"#x"]
+    assert list(redis_client.hgetall(redis_key("seven00000"))) == [b"#x"]
     assert redis_client.zscore("sessions:user:{7}", "seven00000") is None
 
 
@@ -1152,7 +1153,7 @@ def test_sessions_revoke_user_logs_them_out_everywhere_but_the_session_kept(
     stdout, _ = run("sessions", "revoke", "--user-id", "7", "--except", "seven00001", "--no-input")
 
     assert stdout == "Revoked 2 sessions of user 7, keeping seven00001.\n"
-    assert [stored.session_key for stored in store.user_sessions("7")] == ["seven00001"]
+    assert [stored.stored_id for stored in store.user_sessions("7")] == [stored_id("seven00001")]
     assert store.exists("eight00000")
 
 

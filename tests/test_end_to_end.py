@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory, override_settings
 
 from redis_sessions.session import SessionStore
+from tests.support.keys import redis_key
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +39,7 @@ def test_login_keeps_the_anonymous_data_under_a_new_key(
     assert key != anonymous_key
     assert client.get("/whoami/").json() == {"user": "ada"}
     assert SessionStore(key).load()["cart"] == "book"
-    assert redis_client.hget(f"sessions:{{{key}}}", "#u") == str(ada.pk).encode()
+    assert redis_client.hget(redis_key(key), "#u") == str(ada.pk).encode()
     assert SessionStore().exists(anonymous_key) is False
 
 
@@ -51,7 +52,7 @@ def test_logout_tombstones_the_session_and_the_old_cookie_is_anonymous(
 
     client.post("/logout/")
 
-    assert set(redis_client.hgetall(f"sessions:{{{key}}}")) == {b"#x"}
+    assert set(redis_client.hgetall(redis_key(key))) == {b"#x"}
     replay = Client()
     replay.cookies[settings.SESSION_COOKIE_NAME] = key
     assert replay.get("/whoami/").json() == {"user": None}
@@ -103,7 +104,7 @@ def test_cache_alias_uses_the_django_redis_client(
         assert SessionStore(session.session_key).load() == {"a": 1}
 
     assert response.json() == {"count": 1}
-    assert redis_client.exists(f"sessions:{{{session.session_key}}}") == 1
+    assert redis_client.exists(redis_key(session.session_key)) == 1
 
 
 def test_cache_alias_serves_the_async_path_on_the_same_server(
@@ -124,4 +125,4 @@ def test_cache_alias_serves_the_async_path_on_the_same_server(
         key, loaded = asyncio.run(scenario())
 
     assert loaded == {"a": 1}
-    assert redis_client.exists(f"sessions:{{{key}}}") == 1
+    assert redis_client.exists(redis_key(key)) == 1

@@ -23,6 +23,8 @@ from django.test import Client
 
 from redis_sessions import checks
 from redis_sessions.session import SessionStore
+from redis_sessions.store.keys import stored_id
+from tests.support.keys import redis_key
 from tests.support.stores_on_topologies import Store
 
 
@@ -33,7 +35,7 @@ def command(*args: str) -> str:
 
 
 def stored(store: Store, session_key: str) -> dict[bytes, bytes]:
-    fields: dict[bytes, bytes] = store.look("HGETALL", f"sessions:{{{session_key}}}")
+    fields: dict[bytes, bytes] = store.look("HGETALL", redis_key(session_key))
     return fields
 
 
@@ -129,17 +131,19 @@ def test_the_store_api_sync(on_topology: Store) -> None:
 
     assert store.get("set0000001") is not None
     assert store.touch("set0000001", 900) is True
-    assert 800 < (store.ttls(["set0000001"])[0] or 0) <= 900
+    assert 800 < (store.ttls([stored_id("set0000001")])[0] or 0) <= 900
     assert store.count() == 45
-    assert sorted(stored.session_key for stored in store.iter_sessions()) == sorted(
-        [*sevens, *others, "set0000001"]
+    assert sorted(stored.stored_id for stored in store.iter_sessions()) == sorted(
+        map(stored_id, [*sevens, *others, "set0000001"])
     )
-    assert sorted(stored.session_key for stored in store.user_sessions("7")) == sorted(sevens)
+    assert sorted(stored.stored_id for stored in store.user_sessions("7")) == sorted(
+        map(stored_id, sevens)
+    )
     stats = store.stats()
     assert (stats.live, stats.authenticated) == (45, 4)
 
     assert store.destroy_user_sessions("7", keep=sevens[0]) == 2
-    assert [stored.session_key for stored in store.user_sessions("7")] == [sevens[0]]
+    assert [stored.stored_id for stored in store.user_sessions("7")] == [stored_id(sevens[0])]
     assert store.destroy("set0000001") is True
     assert store.exists("set0000001") is False
     assert store.clear() >= 45
@@ -155,14 +159,14 @@ def test_the_store_api_async(on_topology: Store) -> None:
     async def walk() -> tuple[int, int, list[str], int, int]:
         live = await store.acount()
         stats = await store.astats()
-        mine = [stored.session_key for stored in await store.auser_sessions("7")]
+        mine = [stored.stored_id for stored in await store.auser_sessions("7")]
         destroyed = await store.adestroy_user_sessions("7")
         cleared = await store.aclear()
         return live, stats.live, sorted(mine), destroyed, cleared
 
     # Cleared: 30 sessions and the 3 tombstones; the index of user 7 went
     # with its last entry.
-    assert asyncio.run(walk()) == (33, 33, sorted(sevens), 3, 33)
+    assert asyncio.run(walk()) == (33, 33, sorted(map(stored_id, sevens)), 3, 33)
 
 
 def test_the_management_commands(on_topology: Store) -> None:

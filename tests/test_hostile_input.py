@@ -19,6 +19,7 @@ from django.test import Client, override_settings
 from benchmarks.servers import RedisServer, free_port
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.session import SessionStore
+from tests.support.keys import redis_key
 
 # Hostile cookies
 
@@ -75,13 +76,13 @@ def test_a_request_with_a_hostile_cookie_gets_a_fresh_session(
     assert response.json() == {"count": 1}
     new_key = response.cookies[settings.SESSION_COOKIE_NAME].value
     assert new_key != cookie
-    assert redis_client.keys("*") == [f"sessions:{{{new_key}}}".encode()]
+    assert redis_client.keys("*") == [redis_key(new_key).encode()]
 
 
 # Corrupt stored values
 
 KEY = "victim0123"
-REDIS_KEY = f"sessions:{{{KEY}}}"
+REDIS_KEY = redis_key(KEY)
 
 
 def plant_string(client: redis.Redis) -> None:
@@ -200,14 +201,14 @@ def test_an_unencodable_value_in_an_update_writes_nothing(redis_client: redis.Re
     session = SessionStore()
     session["a"] = 1
     session.create()
-    before = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+    before = redis_client.hgetall(redis_key(session.session_key))
 
     session["a"] = 2
     session["when"] = {1, 2}
     with pytest.raises(TypeError, match="'when'"):
         session.save()
 
-    assert redis_client.hgetall(f"sessions:{{{session.session_key}}}") == before
+    assert redis_client.hgetall(redis_key(session.session_key)) == before
 
 
 def test_a_session_key_that_is_not_a_string_raises_type_error(redis_client: redis.Redis) -> None:

@@ -18,6 +18,7 @@ from django.test import RequestFactory, override_settings
 from redis_sessions.middleware import SessionMiddleware
 from redis_sessions.session import SessionStore
 from redis_sessions.store.async_clients import async_twin
+from tests.support.keys import redis_key
 
 View = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
@@ -91,14 +92,14 @@ def test_a_session_only_read_is_not_saved_but_varies_on_cookie(
         return HttpResponse(str(await request.session.aget("a")))
 
     key = existing_session(a=1)
-    redis_client.hset(f"sessions:{{{key}}}", "#m", "1")
+    redis_client.hset(redis_key(key), "#m", "1")
 
     response = serve(read_view, cookie=key)
 
     assert response.content == b"1"
     assert settings.SESSION_COOKIE_NAME not in response.cookies
     assert response.headers["Vary"] == "Cookie"
-    assert redis_client.hget(f"sessions:{{{key}}}", "#m") == b"1"
+    assert redis_client.hget(redis_key(key), "#m") == b"1"
 
 
 def test_a_server_error_response_does_not_save_the_session() -> None:

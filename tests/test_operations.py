@@ -12,6 +12,7 @@ from django.test import override_settings
 
 from redis_sessions.session import SessionStore
 from redis_sessions.store import get_store
+from tests.support.keys import redis_key as redis_key_of
 
 
 def saved_session(**data: object) -> SessionStore:
@@ -30,7 +31,8 @@ def loaded(session_key: str | None) -> SessionStore:
 
 def redis_key(session: SessionStore | str) -> str:
     key = session if isinstance(session, str) else session.session_key
-    return f"sessions:{{{key}}}"
+    assert key is not None
+    return redis_key_of(key)
 
 
 # create

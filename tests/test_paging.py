@@ -14,6 +14,7 @@ from benchmarks.servers import free_port
 from redis_sessions.admin import paging
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.store import Store, get_store
+from redis_sessions.store.keys import stored_id
 from tests.conftest import CommandLog
 
 
@@ -22,9 +23,15 @@ def store() -> Store:
     return get_store()
 
 
+#: The session keys the tests made, by stored id: pages name sessions by stored id.
+KEYS: dict[str, str] = {}
+
+
 def key(name: str) -> str:
     """A session key that starts with ``name``."""
-    return name.ljust(32, "0")
+    session_key = name.ljust(32, "0")
+    KEYS[stored_id(session_key)] = session_key
+    return session_key
 
 
 def walk(
@@ -32,7 +39,7 @@ def walk(
     size: int,
     cursor: str = "0",
     *,
-    key_prefix: str = "",
+    id_prefix: str = "",
     authenticated: bool | None = None,
     max_scans: int = 32,
 ) -> list[paging.Page]:
@@ -46,7 +53,7 @@ def walk(
                 store,
                 start,
                 size,
-                key_prefix=key_prefix,
+                id_prefix=id_prefix,
                 authenticated=authenticated,
                 max_scans=max_scans,
             )
@@ -55,7 +62,8 @@ def walk(
 
 
 def keys_of(pages: list[paging.Page]) -> list[str]:
-    return [listed.session.session_key for page in pages for listed in page.sessions]
+    """The session keys of the sessions the pages list, by the stored ids they show."""
+    return [KEYS[listed.session.stored_id] for page in pages for listed in page.sessions]
 
 
 def test_a_walk_of_small_pages_lists_every_live_session_once(store: Store) -> None:
@@ -137,22 +145,26 @@ def test_tombstones_user_indexes_and_foreign_keys_are_left_out(
     assert keys_of(pages) == [key("live")]
 
 
-def test_a_key_prefix_keeps_the_sessions_whose_key_starts_with_it(
+def test_an_id_prefix_keeps_the_sessions_whose_stored_id_starts_with_it(
     store: Store,
 ) -> None:
-    for name in ("abc1", "abc2", "abd1", "xyz1"):
-        store.create(key(name), {}, 3600)
+    made = [key(f"s{number:02d}") for number in range(40)]
+    for session_key in made:
+        store.create(session_key, {}, 3600)
+    start = stored_id(made[0])[:1]
 
-    pages = walk(store, 1, key_prefix="abc")
+    pages = walk(store, 1, id_prefix=start)
 
-    assert sorted(keys_of(pages)) == [key("abc1"), key("abc2")]
+    expected = [session_key for session_key in made if stored_id(session_key).startswith(start)]
+    assert sorted(keys_of(pages)) == sorted(expected)
+    assert 0 < len(expected) < len(made)
 
 
-def test_a_whole_key_as_prefix_finds_that_session(store: Store) -> None:
+def test_a_whole_stored_id_as_prefix_finds_that_session(store: Store) -> None:
     store.create(key("abc1"), {}, 3600)
     store.create(key("abc2"), {}, 3600)
 
-    assert keys_of(walk(store, 10, key_prefix=key("abc1"))) == [key("abc1")]
+    assert keys_of(walk(store, 10, id_prefix=stored_id(key("abc1")))) == [key("abc1")]
 
 
 def test_glob_characters_of_the_prefix_are_matched_literally(redis_url: str) -> None:
@@ -163,7 +175,8 @@ def test_glob_characters_of_the_prefix_are_matched_literally(redis_url: str) -> 
         store.client.hset("sabcx:{" + key("abd") + "}", mapping={"#c": 1, "#m": 1})
 
         assert keys_of(walk(store, 10)) == [key("abc")]
-        assert keys_of(walk(store, 10, key_prefix="ab")) == [key("abc")]
+        start = stored_id(key("abc"))[:2]
+        assert keys_of(walk(store, 10, id_prefix=start)) == [key("abc")]
 
 
 @pytest.mark.parametrize(("authenticated", "expected"), [(True, ["user"]), (False, ["anon"])])
@@ -189,7 +202,7 @@ def test_a_filtered_page_reads_on_until_it_is_full(store: Store) -> None:
 
     page = paging.scan_page(store, "0", 3, authenticated=True)
 
-    assert sorted(listed.session.session_key for listed in page.sessions) == [
+    assert sorted(KEYS[listed.session.stored_id] for listed in page.sessions) == [
         key(f"user{number}") for number in range(3)
     ]
 
@@ -212,10 +225,10 @@ def test_a_cursor_this_function_did_not_return_is_refused(store: Store, cursor: 
         paging.scan_page(store, cursor)
 
 
-@pytest.mark.parametrize("prefix", ["ABC", "a*", "a?", "a]", "a{", "x" * 65])
-def test_a_key_prefix_no_session_key_can_have_is_refused(store: Store, prefix: str) -> None:
-    with pytest.raises(ValueError, match="No session key starts with"):
-        paging.scan_page(store, key_prefix=prefix)
+@pytest.mark.parametrize("prefix", ["abc", "A*", "A?", "A]", "A{", "A1", "A" * 33])
+def test_an_id_prefix_no_stored_id_can_have_is_refused(store: Store, prefix: str) -> None:
+    with pytest.raises(ValueError, match="No stored id starts with"):
+        paging.scan_page(store, id_prefix=prefix)
 
 
 @pytest.mark.parametrize(("size", "max_scans"), [(0, 1), (1, 0)])
@@ -233,18 +246,19 @@ def test_read_sessions_reads_live_sessions_in_one_round_trip(
     store.destroy(key("gone"))
 
     with command_log() as log:
-        found = paging.read_sessions(store, [key("one"), key("gone"), key("missing"), key("two")])
+        names = ("one", "gone", "missing", "two")
+        found = paging.read_sessions(store, [stored_id(key(name)) for name in names])
 
-    assert [listed.session.session_key for listed in found] == [key("one"), key("two")]
+    assert [KEYS[listed.session.stored_id] for listed in found] == [key("one"), key("two")]
     assert [listed.session.data for listed in found] == [{"a": 1}, {"b": 2}]
     assert log.names == ["HGETALL", "TTL"] * 4
 
 
-def test_read_sessions_never_sends_what_is_not_a_session_key(
+def test_read_sessions_never_sends_what_is_not_a_stored_id(
     store: Store, command_log: Callable[[], AbstractContextManager[CommandLog]]
 ) -> None:
     with command_log() as log:
-        found = paging.read_sessions(store, ["short", "UPPERCASE1", "a*b*c*d*e", ""])
+        found = paging.read_sessions(store, ["SHORT", key("sessionkey"), "A*B*C", ""])
 
     assert found == []
     assert len(log) == 0
@@ -253,7 +267,7 @@ def test_read_sessions_never_sends_what_is_not_a_session_key(
 def test_read_sessions_skips_a_key_of_another_type(store: Store, redis_client: redis.Redis) -> None:
     redis_client.set(store.redis_key(key("string")), "x")
 
-    assert paging.read_sessions(store, [key("string")]) == []
+    assert paging.read_sessions(store, [stored_id(key("string"))]) == []
 
 
 def test_with_details_adds_times_to_live_and_sizes(store: Store) -> None:
@@ -272,7 +286,7 @@ def test_with_details_adds_times_to_live_and_sizes(store: Store) -> None:
     "read",
     [
         lambda store: paging.scan_page(store),
-        lambda store: paging.read_sessions(store, [key("s")]),
+        lambda store: paging.read_sessions(store, [stored_id(key("s"))]),
     ],
     ids=["scan_page", "read_sessions"],
 )
@@ -309,7 +323,9 @@ def test_asyncio_reads_give_what_sync_reads_give(store: Store) -> None:
     sessions = store.user_sessions("7")
 
     async def read() -> tuple[list[paging.Listed], list[paging.Listed]]:
-        found = await paging.aread_sessions(store, [key("one"), key("nope"), key("two")])
+        found = await paging.aread_sessions(
+            store, [stored_id(key(name)) for name in ("one", "nope", "two")]
+        )
         detailed = await paging.awith_details(store, sessions)
         return found, detailed
 

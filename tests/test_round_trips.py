@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from redis_sessions.session import SessionStore
+from tests.support.keys import redis_key
 
 
 def saved_session(**data: object) -> SessionStore:
@@ -143,9 +144,9 @@ def test_a_login_costs_a_load_a_cycle_and_a_save(command_log: Any) -> None:
     # in one pipeline; the save of the user id.
     assert log.names == ["HGETALL", "EVALSHA", "EVALSHA", "EVALSHA"]
     assert [command.split(" ")[2:4] for command in log.commands[1:]] == [
-        ["1", f"sessions:{{{key}}}"],
-        ["1", f"sessions:{{{anonymous_key}}}"],
-        ["1", f"sessions:{{{key}}}"],
+        ["1", redis_key(key)],
+        ["1", redis_key(anonymous_key)],
+        ["1", redis_key(key)],
     ]
 
 
@@ -158,7 +159,7 @@ def test_a_login_with_the_user_index_keeps_it_in_the_same_scripts(command_log: A
     # user's index in the same script.
     assert log.names == ["HGETALL", "EVALSHA", "EVALSHA", "EVALSHA"]
     assert [command.split(" ")[2:5] for command in log.commands[1:]] == [
-        ["1", f"sessions:{{{key}}}", "1209600"],
-        ["1", f"sessions:{{{anonymous_key}}}", "300"],
-        ["2", f"sessions:{{{key}}}", f"sessions:user:{{{user.pk}}}"],
+        ["1", redis_key(key), "1209600"],
+        ["1", redis_key(anonymous_key), "300"],
+        ["2", redis_key(key), f"sessions:user:{{{user.pk}}}"],
     ]

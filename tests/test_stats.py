@@ -12,6 +12,7 @@ from django.test import override_settings
 
 from redis_sessions.store import Store, get_store
 from redis_sessions.store.stats import TTL_BUCKETS, SessionStats, StatsCollector, ttl_bucket
+from tests.support.keys import redis_key
 
 # Sessions are indexed by user in every test of this module.
 pytestmark = pytest.mark.usefixtures("indexed")
@@ -54,8 +55,8 @@ def test_live_sessions_are_told_apart_from_tombstones_and_foreign_keys(
     user(store, "7", 1)
     make(store, "doomed0001")
     store.destroy("doomed0001")
-    redis_client.set("sessions:{astring01}", "not a hash")
-    redis_client.hset("sessions:{foreign01}", "a", "b")
+    redis_client.set(redis_key("astring01"), "not a hash")
+    redis_client.hset(redis_key("foreign01"), "a", "b")
 
     stats = store.stats()
 
@@ -80,7 +81,7 @@ def test_live_sessions_are_bucketed_by_time_to_live(
     for number, ttl in enumerate([60, HOUR, 2 * HOUR, DAY, 2 * DAY, 10 * DAY, 2 * WEEK, 30 * DAY]):
         make(store, f"ttl{number:07d}", ttl)
     make(store, "persisted1")
-    redis_client.persist("sessions:{persisted1}")
+    redis_client.persist(redis_key("persisted1"))
 
     stats = store.stats()
 

@@ -14,6 +14,7 @@ from django.test import override_settings
 from redis_sessions.session import SessionStore
 from redis_sessions.store import get_store
 from redis_sessions.store.keys import new_session_key
+from tests.support.keys import redis_key
 
 AUTH_HASH = "a" * 64
 
@@ -30,8 +31,8 @@ def test_a_session_is_one_hash_under_the_prefix_with_the_key_in_a_hash_tag(
 ) -> None:
     session = saved_session(colour="blue")
 
-    assert redis_client.keys("*") == [f"sessions:{{{session.session_key}}}".encode()]
-    assert redis_client.type(f"sessions:{{{session.session_key}}}") == b"hash"
+    assert redis_client.keys("*") == [redis_key(session.session_key).encode()]
+    assert redis_client.type(redis_key(session.session_key)) == b"hash"
 
 
 def test_the_prefix_comes_from_the_settings(redis_url: str, redis_client: redis.Redis) -> None:
@@ -46,7 +47,7 @@ def test_strings_are_stored_bare_and_other_values_behind_a_nul_byte(
 ) -> None:
     session = saved_session(name="Zoë", count=3, items=[1, "two"], nothing=None)
 
-    stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+    stored = redis_client.hgetall(redis_key(session.session_key))
 
     assert stored[b"name"] == "Zoë".encode()
     assert stored[b"count"] == b"\x003"
@@ -77,7 +78,7 @@ def test_values_are_stored_as_djangos_json_serializer_writes_them(
 ) -> None:
     session = saved_session(value=value)
 
-    stored = redis_client.hget(f"sessions:{{{session.session_key}}}", "value")
+    stored = redis_client.hget(redis_key(session.session_key), "value")
 
     if isinstance(value, str):
         assert stored == value.encode()
@@ -91,7 +92,7 @@ def test_a_string_that_is_not_valid_text_is_stored_as_json_and_round_trips(
     # A lone surrogate has no UTF-8 form; JSON escapes it.
     session = saved_session(value="a\ud800b", _auth_user_id="7\udfff")
 
-    stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+    stored = redis_client.hgetall(redis_key(session.session_key))
 
     assert stored[b"value"] == b'\x00"a\\ud800b"'
     assert stored[b"_auth_user_id"] == b'\x00"7\\udfff"'
@@ -118,7 +119,7 @@ def test_metadata_fields_hold_the_created_time_and_the_user_id(
     before = int(time.time())
     session = saved_session(_auth_user_id="42")
 
-    stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+    stored = redis_client.hgetall(redis_key(session.session_key))
 
     assert before <= int(stored[b"#c"]) <= before + 1
     assert stored[b"#u"] == b"42"
@@ -132,7 +133,7 @@ def test_metadata_fields_hold_the_created_time_and_the_user_id(
 
 def test_each_save_records_its_time_as_the_last_saved_time(redis_client: redis.Redis) -> None:
     session = saved_session(a=1)
-    redis_key = f"sessions:{{{session.session_key}}}"
+    redis_key = redis_key(session.session_key)
     redis_client.hset(redis_key, "#c", "1000")
 
     before = int(time.time())
@@ -148,14 +149,14 @@ def test_each_save_records_its_time_as_the_last_saved_time(redis_client: redis.R
 def test_an_anonymous_session_has_no_user_id_field(redis_client: redis.Redis) -> None:
     session = saved_session(cart=[1])
 
-    assert not redis_client.hexists(f"sessions:{{{session.session_key}}}", "#u")
+    assert not redis_client.hexists(redis_key(session.session_key), "#u")
 
 
 def test_the_user_id_field_follows_login_and_logout_within_one_session(
     redis_client: redis.Redis,
 ) -> None:
     session = saved_session(cart=[1])
-    key = f"sessions:{{{session.session_key}}}"
+    key = redis_key(session.session_key)
 
     session["_auth_user_id"] = "7"
     session.save()
@@ -171,7 +172,7 @@ def test_session_keys_that_look_like_metadata_are_escaped_and_round_trip(
 ) -> None:
     session = saved_session(**{"#c": "mine", "#": "hash", "##x": 1})
 
-    stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+    stored = redis_client.hgetall(redis_key(session.session_key))
     loaded = SessionStore(session.session_key).load()
 
     assert stored[b"##c"] == b"mine"
@@ -198,7 +199,7 @@ def test_a_typical_logged_in_session_stays_in_the_compact_hash_encoding(
         recent=[1, 2, 3],
     )
 
-    encoding = redis_client.object("encoding", f"sessions:{{{session.session_key}}}")
+    encoding = redis_client.object("encoding", redis_key(session.session_key))
 
     assert encoding in (b"listpack", b"ziplist")
 
@@ -209,12 +210,12 @@ def test_the_ttl_is_the_session_expiry_age(redis_client: redis.Redis) -> None:
     session["a"] = 1
     session.create()
 
-    assert 598 <= redis_client.ttl(f"sessions:{{{session.session_key}}}") <= 600
+    assert 598 <= redis_client.ttl(redis_key(session.session_key)) <= 600
 
 
 def test_a_save_refreshes_the_ttl(redis_client: redis.Redis) -> None:
     session = saved_session(a=1)
-    key = f"sessions:{{{session.session_key}}}"
+    key = redis_key(session.session_key)
     redis_client.expire(key, 5)
 
     session.save()
@@ -248,7 +249,7 @@ def test_an_empty_session_is_still_created(redis_client: redis.Redis) -> None:
     session.create()
 
     assert SessionStore().exists(session.session_key) is True
-    assert set(redis_client.hgetall(f"sessions:{{{session.session_key}}}")) == {b"#c"}
+    assert set(redis_client.hgetall(redis_key(session.session_key))) == {b"#c"}
 
 
 @pytest.mark.parametrize("count", [1, 600, 2500])
@@ -263,7 +264,7 @@ def test_sessions_with_many_keys_are_saved_whole(count: int) -> None:
 def test_with_another_serializer_every_value_goes_through_it(redis_client: redis.Redis) -> None:
     with override_settings(SESSION_SERIALIZER="tests.support.serializers.TaggingSerializer"):
         session = saved_session(name="plain", count=2)
-        stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+        stored = redis_client.hgetall(redis_key(session.session_key))
         loaded = SessionStore(session.session_key).load()
 
     assert stored[b"name"] == b'\x00tagged:"plain"'
@@ -301,7 +302,7 @@ def test_djangos_auth_keys_are_stored_under_short_names(redis_client: redis.Redi
         _auth_user_hash=AUTH_HASH,
     )
 
-    stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+    stored = redis_client.hgetall(redis_key(session.session_key))
     loaded = SessionStore(session.session_key).load()
 
     assert {name: stored[name] for name in (b"#u", b"#b", b"#h")} == {
@@ -320,7 +321,7 @@ def test_djangos_auth_keys_are_stored_under_short_names(redis_client: redis.Redi
 def test_a_user_id_that_is_not_a_string_keeps_its_own_field(redis_client: redis.Redis) -> None:
     session = saved_session(_auth_user_id=42)
 
-    stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+    stored = redis_client.hgetall(redis_key(session.session_key))
 
     assert stored[b"_auth_user_id"] == b"\x0042"
     assert stored[b"#u"] == b"42"
@@ -336,7 +337,7 @@ def test_logging_out_by_removing_the_auth_keys_removes_their_fields(
         del request[key]
     request.save()
 
-    stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+    stored = redis_client.hgetall(redis_key(session.session_key))
     assert set(stored) == {b"#c", b"#m", b"a"}
     assert SessionStore(session.session_key).load() == {"a": 1}
 
@@ -346,7 +347,7 @@ def test_with_another_serializer_the_user_id_is_still_stored_as_it_is(
 ) -> None:
     with override_settings(SESSION_SERIALIZER="tests.support.serializers.TaggingSerializer"):
         session = saved_session(_auth_user_id="42", _auth_user_backend="b")
-        stored = redis_client.hgetall(f"sessions:{{{session.session_key}}}")
+        stored = redis_client.hgetall(redis_key(session.session_key))
         loaded = SessionStore(session.session_key).load()
 
     assert stored[b"#u"] == b"42"

@@ -11,6 +11,8 @@ from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.test import override_settings
 
 from redis_sessions.store import Store, get_store
+from redis_sessions.store.keys import stored_id
+from tests.support.keys import redis_key
 from tests.support.serializers import TaggingSerializer
 
 
@@ -38,7 +40,7 @@ def test_load_returns_a_stored_session_with_metadata(store: Store) -> None:
     stored = store.load("handmade01")
 
     assert stored is not None
-    assert stored.session_key == "handmade01"
+    assert stored.stored_id == stored_id("handmade01")
     assert stored.data == {"_auth_user_id": 9, "a": [1]}
     assert stored.user_id == "9"
     assert stored.created == stored.saved
@@ -125,7 +127,7 @@ def test_a_manager_takes_any_serializer(redis_url: str) -> None:
     store = Store(redis.Redis.from_url(redis_url), serializer_class=TaggingSerializer)
     store.create("handmade01", {"a": "b"}, 100)
 
-    assert store.client.hget("sessions:{handmade01}", "a") == b'\x00tagged:"b"'
+    assert store.client.hget(redis_key("handmade01"), "a") == b'\x00tagged:"b"'
     store.client.close()
 
 

@@ -11,6 +11,8 @@ from django.test import override_settings
 
 from redis_sessions.exceptions import SessionDestroyed
 from redis_sessions.store import Store, get_store
+from redis_sessions.store.keys import stored_id
+from tests.support.keys import redis_key
 
 
 @pytest.fixture
@@ -30,12 +32,12 @@ def test_touch_gives_a_live_session_a_new_ttl_and_changes_nothing_else(
     store: Store, redis_client: redis.Redis
 ) -> None:
     make(store, "touched001", a=1)
-    before = redis_client.hgetall("sessions:{touched001}")
+    before = redis_client.hgetall(redis_key("touched001"))
 
     assert store.touch("touched001", 5000) is True
 
-    assert 4990 < redis_client.ttl("sessions:{touched001}") <= 5000
-    assert redis_client.hgetall("sessions:{touched001}") == before
+    assert 4990 < redis_client.ttl(redis_key("touched001")) <= 5000
+    assert redis_client.hgetall(redis_key("touched001")) == before
 
 
 def test_touch_never_extends_a_tombstone_or_creates_a_session(
@@ -43,13 +45,13 @@ def test_touch_never_extends_a_tombstone_or_creates_a_session(
 ) -> None:
     make(store, "touched001", a=1)
     store.destroy("touched001")
-    tombstone_ttl = redis_client.ttl("sessions:{touched001}")
+    tombstone_ttl = redis_client.ttl(redis_key("touched001"))
 
     assert store.touch("touched001", 5000) is False
     assert store.touch("missing001", 5000) is False
 
-    assert redis_client.ttl("sessions:{touched001}") <= tombstone_ttl
-    assert redis_client.exists("sessions:{missing001}") == 0
+    assert redis_client.ttl(redis_key("touched001")) <= tombstone_ttl
+    assert redis_client.exists(redis_key("missing001")) == 0
 
 
 @pytest.mark.usefixtures("indexed")
@@ -107,16 +109,16 @@ def crowd(store: Store, redis_client: redis.Redis) -> list[str]:
     keys = [make(store, f"crowd{number:05d}", n=number) for number in range(260)]
     for key in keys[250:]:
         store.destroy(key)
-    redis_client.set("sessions:{foreign0001}", "not ours")
+    redis_client.set(redis_key("foreign0001"), "not ours")
     redis_client.set("other:{crowd00000}", "another prefix")
     redis_client.set("unrelated", "x")
     return keys[:250]
 
 
 def test_iter_sessions_yields_every_live_session_once(store: Store, crowd: list[str]) -> None:
-    seen = [stored.session_key for stored in store.iter_sessions()]
+    seen = [stored.stored_id for stored in store.iter_sessions()]
 
-    assert sorted(seen) == crowd
+    assert sorted(seen) == sorted(map(stored_id, crowd))
 
 
 def test_iter_sessions_scans_hashes_and_reads_each_once(
@@ -214,7 +216,7 @@ def test_ttls_tell_the_seconds_left_none_for_no_expiry_and_zero_for_gone(
 ) -> None:
     make(store, "expiring01", a=1)
     make(store, "persisted1", a=1)
-    redis_client.persist("sessions:{persisted1}")
+    redis_client.persist(redis_key("persisted1"))
 
     ttl, persisted, gone = store.ttls(["expiring01", "persisted1", "missing001"])
 
@@ -240,7 +242,7 @@ def test_a_prefix_with_wildcards_matches_only_itself(
 
 def test_the_async_twins_agree(store: Store, crowd: list[str]) -> None:
     async def scenario() -> tuple[list[str], int, bool, int]:
-        seen = [stored.session_key async for stored in store.aiter_sessions()]
+        seen = [stored.stored_id async for stored in store.aiter_sessions()]
         scanned: list[int] = []
         count = await store.acount(progress=scanned.append)
         assert await store.aclear(dry_run=True, progress=scanned.append) == 250 + 10 + 1
@@ -248,7 +250,7 @@ def test_the_async_twins_agree(store: Store, crowd: list[str]) -> None:
         touched = await store.atouch(crowd[0], 900)
         await store.aset("asyncset01", {"_auth_user_id": "9"}, 600)
         users = await store.auser_sessions("9")
-        assert [stored.session_key for stored in users] == ["asyncset01"]
+        assert [stored.stored_id for stored in users] == [stored_id("asyncset01")]
         assert await store.adestroy_user_sessions("9") == 1
         assert await store.aprune_indexes() == 0
         return seen, count, touched, await store.aclear()

@@ -13,6 +13,8 @@ from django.test import Client
 
 from redis_sessions.session import SessionStore
 from redis_sessions.store import get_store
+from redis_sessions.store.keys import stored_id
+from tests.support.keys import redis_key
 
 # Sessions are indexed by user in every test of this module.
 pytestmark = pytest.mark.usefixtures("indexed")
@@ -61,7 +63,7 @@ def test_the_index_score_is_never_before_the_sessions_expiry(
 ) -> None:
     key = log_in(Client())
 
-    expires_at = time.time() + redis_client.ttl(f"sessions:{{{key}}}")
+    expires_at = time.time() + redis_client.ttl(redis_key(key))
     assert index_of(redis_client, ada.pk)[key] >= expires_at - 1
 
 
@@ -95,7 +97,7 @@ def test_a_save_that_outlives_the_recorded_bound_moves_the_entry(
     redis_client: redis.Redis,
 ) -> None:
     key = key_of("7")
-    redis_client.hset(f"sessions:{{{key}}}", "#i", "100")
+    redis_client.hset(redis_key(key), "#i", "100")
     redis_client.zadd("sessions:user:{7}", {key: 100})
 
     session = SessionStore(key)
@@ -104,7 +106,7 @@ def test_a_save_that_outlives_the_recorded_bound_moves_the_entry(
 
     score = index_of(redis_client, "7")[key]
     assert score > time.time() + settings.SESSION_COOKIE_AGE
-    assert redis_client.hget(f"sessions:{{{key}}}", "#i") == str(int(score)).encode()
+    assert redis_client.hget(redis_key(key), "#i") == str(int(score)).encode()
 
 
 def test_cycle_key_moves_the_entry_to_the_new_key(redis_client: redis.Redis) -> None:
@@ -135,10 +137,10 @@ def test_a_session_changing_hands_joins_the_new_users_index(redis_client: redis.
     session["_auth_user_id"] = "8"
     session.save()
 
-    assert list(index_of(redis_client, "8")) == [session.session_key]
+    assert list(index_of(redis_client, "8")) == [stored_id(str(session.session_key))]
     assert get_store().user_sessions("7") == []
-    assert [stored.session_key for stored in get_store().user_sessions("8")] == [
-        session.session_key
+    assert [stored.stored_id for stored in get_store().user_sessions("8")] == [
+        stored_id(str(session.session_key))
     ]
 
 
@@ -181,7 +183,8 @@ def test_user_sessions_lists_the_live_ones_oldest_first() -> None:
 
     sessions = get_store().user_sessions("7")
 
-    assert [stored.session_key for stored in sessions] in ([first, second], [second, first])
+    ids = [stored.stored_id for stored in sessions]
+    assert ids in ([stored_id(first), stored_id(second)], [stored_id(second), stored_id(first)])
     assert {stored.data["note"] for stored in sessions} == {"first", "second"}
     assert all(stored.user_id == "7" for stored in sessions)
 
@@ -191,12 +194,12 @@ def test_user_sessions_drops_entries_of_sessions_that_ended_elsewhere(
 ) -> None:
     live = key_of("7")
     gone = key_of("7")
-    redis_client.delete(f"sessions:{{{gone}}}")  # as if Redis had evicted it
+    redis_client.delete(redis_key(gone))  # as if Redis had evicted it
 
     sessions = get_store().user_sessions("7")
 
-    assert [stored.session_key for stored in sessions] == [live]
-    assert list(index_of(redis_client, "7")) == [live]
+    assert [stored.stored_id for stored in sessions] == [stored_id(live)]
+    assert list(index_of(redis_client, "7")) == [stored_id(live)]
 
 
 def test_log_out_everywhere_but_here(redis_client: redis.Redis) -> None:

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from redis_sessions.session import SessionStore
 from redis_sessions.store import get_store
-from redis_sessions.store.keys import abbreviated
+from redis_sessions.store.keys import stored_id
 
 #: The session key of the visit counter.
 VISITS = "visits"
@@ -106,8 +106,8 @@ def stored_hash(session_key: str) -> dict[str, Any]:
     stored = cast("dict[bytes, bytes]", store.client.hgetall(redis_key))
     ttl = store.client.ttl(redis_key)
     return {
-        # The full key is a credential: it is not printed, not even to its owner.
-        "redis_key": redis_key.replace(session_key, abbreviated(session_key)),
+        # Redis knows the session by its stored id, never by its key.
+        "redis_key": redis_key,
         "fields": [
             describe_field(name, stored[name])
             for name in sorted(stored, key=lambda name: (name not in METADATA, name))
@@ -163,7 +163,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "demo/home.html",
         {
             "visits": session[VISITS],
-            "session_key": abbreviated(session_key),
+            "stored_id": stored_id(session_key),
             **stored_hash(session_key),
             "form": SessionValueForm(),
         },
@@ -208,7 +208,7 @@ def replay_after_logout(request: HttpRequest) -> HttpResponse:
         "demo/replay.html",
         {
             "username": username,
-            "session_key": abbreviated(session_key),
+            "stored_id": stored_id(session_key),
             "loaded": loaded,
             "late_write": LATE_WRITE,
             "refusal": refusal,
@@ -235,7 +235,7 @@ def concurrent_changes(request: HttpRequest) -> HttpResponse:
         request,
         "demo/merge.html",
         {
-            "session_key": abbreviated(session_key),
+            "stored_id": stored_id(session_key),
             "requests": [
                 ("first", loaded[0], FIRST_CHANGE, first[FIRST_CHANGE]),
                 ("second", loaded[1], SECOND_CHANGE, second[SECOND_CHANGE]),

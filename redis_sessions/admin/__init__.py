@@ -21,10 +21,10 @@ index and its permissions:
 Superusers hold every permission, these three included: they see secret
 values unmasked.
 
-Nothing here adds or changes a session. Pages show a session key shortened,
-as logs do, and link to a session through a reference that does not give the
-key away (:mod:`redis_sessions.admin.references`): a session key is a credential,
-and staff who may look at sessions should not be able to take one over.
+Nothing here adds or changes a session. Pages, links and searches know a
+session by its stored id (``redis_sessions.store.keys.stored_id``), what Redis
+knows it by: a session key is a credential, which never leaves the cookie and
+the request that carries it, and a stored id cannot be used as one.
 """
 
 from __future__ import annotations
@@ -56,27 +56,28 @@ from django.utils.translation import ngettext
 
 from redis_sessions.admin import paging
 from redis_sessions.admin.masking import SECRET_KEYS, SECRET_WORDS, masked
-from redis_sessions.admin.references import open_reference, reference
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.models import Session
 from redis_sessions.store import Store, StoredSession, get_store
-from redis_sessions.store.keys import ABBREVIATED_LENGTH, abbreviated
+from redis_sessions.store.keys import STORED_ID_LENGTH, abbreviated, stored_id
 
 logger = logging.getLogger("redis_sessions")
 
 #: What the key search accepts: the beginning of a session key, or a whole one.
-_KEY_QUERY_RE = re.compile(r"[a-z0-9]{1,64}")
+#: A search by stored id: its start, or all of it.
+_ID_QUERY_RE = re.compile(r"[A-Z2-7]{1,32}")
 
 _TEMPLATES = "admin/redis_sessions/session/"
 
 
 @dataclass(frozen=True)
 class Row:
-    """A session as the pages show it: never with its whole key."""
+    """A session as the pages show it: by its stored id, never by its key."""
 
-    short_key: str
-    #: Names the session in URLs without giving its key away.
-    reference: str
+    #: The start of its stored id, as lists and titles show it.
+    short_id: str
+    #: Its stored id, which names it in URLs.
+    stored_id: str
     #: Its page.
     url: str
     user_id: str | None
@@ -105,13 +106,6 @@ def _pretty(data: Any) -> str:
     except TypeError:
         # Keys JSON cannot sort or hold, from another SESSION_SERIALIZER.
         return pprint.pformat(data, indent=2)
-
-
-def _key_matches(session_key: str, query: str) -> bool:
-    """A query as long as a shortened key is a prefix; a longer one, the whole key."""
-    if len(query) <= ABBREVIATED_LENGTH:
-        return session_key.startswith(query)
-    return session_key == query
 
 
 if TYPE_CHECKING:
@@ -167,8 +161,8 @@ class SessionAdmin(_ModelAdmin):
         return [
             path("", view(self.list_view), name=f"{prefix}_changelist"),
             path("users/<path:user_id>/end/", view(self.end_user_view), name=f"{prefix}_end_user"),
-            path("<str:reference>/", view(self.detail_view), name=f"{prefix}_detail"),
-            path("<str:reference>/end/", view(self.end_view), name=f"{prefix}_end"),
+            path("<str:stored_id>/", view(self.detail_view), name=f"{prefix}_detail"),
+            path("<str:stored_id>/end/", view(self.end_view), name=f"{prefix}_end"),
         ]
 
     def _url(self, name: str, *args: str) -> str:
@@ -212,15 +206,15 @@ class SessionAdmin(_ModelAdmin):
         now = time.time()
         current = getattr(request, "session", None)
         current_key = getattr(current, "session_key", None)
+        current_id = None if current_key is None else stored_id(current_key)
         rows = []
         for session, ttl, size in listed:
             label, user_url = users.get(session.user_id or "", (session.user_id or "", None))
-            ref = reference(session.session_key)
             rows.append(
                 Row(
-                    short_key=abbreviated(session.session_key),
-                    reference=ref,
-                    url=self._url("detail", ref),
+                    short_id=abbreviated(session.stored_id),
+                    stored_id=session.stored_id,
+                    url=self._url("detail", session.stored_id),
                     user_id=session.user_id,
                     user_label=label,
                     user_url=user_url,
@@ -228,7 +222,7 @@ class SessionAdmin(_ModelAdmin):
                     saved=_moment(session.saved),
                     expires=None if ttl is None else _moment(int(now) + ttl),
                     size=size,
-                    current=session.session_key == current_key,
+                    current=session.stored_id == current_id,
                 )
             )
         return rows
@@ -275,9 +269,8 @@ class SessionAdmin(_ModelAdmin):
                     user_ids.append(str(pk))
         return user_ids
 
-    def _listed(self, store: Store, ref: str) -> paging.Listed:
-        session_key = open_reference(ref)
-        found = paging.read_sessions(store, [session_key]) if session_key else []
+    def _listed(self, store: Store, sid: str) -> paging.Listed:
+        found = paging.read_sessions(store, [sid])
         if not found:
             raise Http404(_("No live session has this address: it ended, or never was."))
         return found[0]
@@ -285,23 +278,23 @@ class SessionAdmin(_ModelAdmin):
     # The list
 
     def list_view(self, request: HttpRequest) -> HttpResponse:
-        """The live sessions, a page at a time; or those of a user, or of a key."""
+        """The live sessions, a page at a time; or those of a user, or of a stored id."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         store = get_store()
         user_query = request.GET.get("user", "").strip()
-        key_query = request.GET.get("key", "").strip().lower()
+        key_query = request.GET.get("key", "").strip().rstrip(".").upper()
         authenticated = {"1": True, "0": False}.get(request.GET.get("auth", ""))
         cursor = request.GET.get("cursor", "0")
         next_cursor = "0"
         notice = None
         listed: list[paging.Listed]
-        if key_query and _KEY_QUERY_RE.fullmatch(key_query) is None:
+        if key_query and _ID_QUERY_RE.fullmatch(key_query) is None:
             listed = []
-            notice = _("Session keys are made of the letters a to z and the digits 0 to 9.")
+            notice = _("Stored ids are made of the letters A to Z and the digits 2 to 7.")
         elif user_query:
             listed = self._sessions_of(store, user_query, key_query, authenticated)
-        elif len(key_query) > ABBREVIATED_LENGTH:
+        elif len(key_query) == STORED_ID_LENGTH:
             listed = [
                 item
                 for item in paging.read_sessions(store, [key_query])
@@ -313,7 +306,7 @@ class SessionAdmin(_ModelAdmin):
                     store,
                     cursor,
                     self.list_per_page,
-                    key_prefix=key_query,
+                    id_prefix=key_query,
                     authenticated=authenticated,
                     max_scans=self.max_scans,
                 )
@@ -339,7 +332,6 @@ class SessionAdmin(_ModelAdmin):
             ],
             next_url=_query_string(request, cursor=next_cursor) if next_cursor != "0" else None,
             first_url=_query_string(request, cursor=None) if cursor != "0" else None,
-            key_length=ABBREVIATED_LENGTH,
         )
         return TemplateResponse(request, _TEMPLATES + "session_list.html", context)
 
@@ -355,18 +347,18 @@ class SessionAdmin(_ModelAdmin):
         found: dict[str, StoredSession] = {}
         for user_id in self._user_ids(user_query):
             for stored in store.user_sessions(user_id):
-                if not key_query or _key_matches(stored.session_key, key_query):
-                    found[stored.session_key] = stored
-        sessions = sorted(found.values(), key=lambda stored: (stored.created, stored.session_key))
+                if stored.stored_id.startswith(key_query):
+                    found[stored.stored_id] = stored
+        sessions = sorted(found.values(), key=lambda stored: (stored.created, stored.stored_id))
         return paging.with_details(store, sessions)
 
     # One session
 
-    def detail_view(self, request: HttpRequest, reference: str) -> HttpResponse:
+    def detail_view(self, request: HttpRequest, stored_id: str) -> HttpResponse:
         """A session's metadata and data, secrets masked unless the viewer may see them."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        listed = self._listed(get_store(), reference)
+        listed = self._listed(get_store(), stored_id)
         (row,) = self._rows(request, [listed])
         data: Any = listed.session.data
         hidden = 0
@@ -374,30 +366,30 @@ class SessionAdmin(_ModelAdmin):
             data, hidden = masked(data, words=self.secret_words, keys=self.secret_keys)
         context = self._context(
             request,
-            _("Session %(key)s") % {"key": row.short_key},
+            _("Session %(key)s") % {"key": row.short_id},
             row=row,
             data=_pretty(data),
             keys=len(listed.session.data),
             hidden=hidden,
             can_end=self.has_end_permission(request),
-            end_url=self._url("end", row.reference),
+            end_url=self._url("end", row.stored_id),
             end_user_url=None if row.user_id is None else self._url("end_user", row.user_id),
         )
         return TemplateResponse(request, _TEMPLATES + "session_detail.html", context)
 
     # Ending sessions
 
-    def end_view(self, request: HttpRequest, reference: str) -> HttpResponse:
+    def end_view(self, request: HttpRequest, stored_id: str) -> HttpResponse:
         """Ask, then end one session as a logout does."""
         if not (self.has_view_permission(request) and self.has_end_permission(request)):
             raise PermissionDenied
         store = get_store()
-        listed = self._listed(store, reference)
+        listed = self._listed(store, stored_id)
         session = listed.session
-        short_key = abbreviated(session.session_key)
+        short_key = abbreviated(session.stored_id)
         if request.method == "POST":
             # The user id lets the index entry go in the same round trip.
-            if store.destroy(session.session_key, user_id=session.user_id):
+            if store.destroy_id(session.stored_id, user_id=session.user_id):
                 logger.info(
                     "%s ended session %s (user %s) in the admin.",
                     _actor(request),
@@ -405,7 +397,7 @@ class SessionAdmin(_ModelAdmin):
                     session.user_id or "anonymous",
                 )
                 owner = f"user {session.user_id}" if session.user_id else "anonymous"
-                _record_ending(request, short_key, f"{short_key} ({owner})")
+                _record_ending(request, session.stored_id, f"{short_key} ({owner})")
                 messages.success(request, _("Session %(key)s was ended.") % {"key": short_key})
             else:
                 messages.warning(
@@ -418,7 +410,7 @@ class SessionAdmin(_ModelAdmin):
             _("End session %(key)s?") % {"key": short_key},
             rows=rows,
             user_id=None,
-            cancel_url=self._url("detail", rows[0].reference),
+            cancel_url=self._url("detail", rows[0].stored_id),
         )
         return TemplateResponse(request, _TEMPLATES + "end_sessions.html", context)
 

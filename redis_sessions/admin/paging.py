@@ -33,7 +33,7 @@ from typing import NamedTuple
 from redis.exceptions import ResponseError
 
 from redis_sessions.store import Store, StoredSession
-from redis_sessions.store.keys import is_valid_session_key
+from redis_sessions.store.keys import is_stored_id
 from redis_sessions.store.plans import Plans, seconds_left
 from redis_sessions.store.steps import START, Command, Key, Plan, Round, Scan, Scanned
 
@@ -48,8 +48,8 @@ __all__ = [
     "with_details",
 ]
 
-#: A session key prefix to search for: what session keys are made of.
-_KEY_PREFIX_RE = re.compile(r"[a-z0-9]{0,64}")
+#: The start of a stored id to search for: what stored ids are made of.
+_ID_PREFIX_RE = re.compile(r"[A-Z2-7]{0,32}")
 
 #: The largest COUNT a page's SCAN calls ask for.
 MAX_COUNT = 10_000
@@ -78,45 +78,45 @@ def _size(session: StoredSession) -> int:
     return sum(len(name) + len(value) for name, value in session.fields.items())
 
 
-def _read(plans: Plans, session_keys: Sequence[str]) -> Plan[list[Listed]]:
-    """The live sessions among ``session_keys`` with their TTLs, in one round trip."""
-    if not session_keys:
+def _read(plans: Plans, stored_ids: Sequence[str]) -> Plan[list[Listed]]:
+    """The live sessions among ``stored_ids`` with their TTLs, in one round trip."""
+    if not stored_ids:
         return []
     steps: list[Command] = []
-    for session_key in session_keys:
-        key: Key = plans.redis_key(session_key)
+    for sid in stored_ids:
+        key: Key = plans.id_key(sid)
         steps.append(Command(("HGETALL", key)))
         steps.append(Command(("TTL", key)))
     replies = yield Round(steps, "read sessions", tolerant=True)
     listed: list[Listed] = []
-    for position, session_key in enumerate(session_keys):
+    for position, sid in enumerate(stored_ids):
         fields, ttl = replies[2 * position], replies[2 * position + 1]
         # A key of another type answers HGETALL with an error: not a session.
         if isinstance(fields, ResponseError) or isinstance(ttl, ResponseError):
             continue
-        stored = plans.stored(session_key, fields, quiet=True)
+        stored = plans.stored(sid, fields, quiet=True)
         if stored is not None:
             listed.append(Listed(stored, seconds_left(ttl), _size(stored)))
     return listed
 
 
-def _valid(session_keys: Sequence[str]) -> list[str]:
-    return [key for key in session_keys if is_valid_session_key(key)]
+def _valid(stored_ids: Sequence[str]) -> list[str]:
+    return [sid for sid in stored_ids if is_stored_id(sid)]
 
 
-def read_sessions(store: Store, session_keys: Sequence[str]) -> list[Listed]:
-    """Read the live sessions among ``session_keys``, in one pipelined round trip.
+def read_sessions(store: Store, stored_ids: Sequence[str]) -> list[Listed]:
+    """Read the live sessions of ``stored_ids``, in one pipelined round trip.
 
-    Keys that hold no live session (missing, expired, tombstones, keys the
-    engine did not write) are left out, without a log line; so are strings
-    that are not session keys, which are never sent to Redis.
+    Stored ids that hold no live session (missing, expired, tombstones, keys
+    the engine did not write) are left out, without a log line; so are strings
+    that are not stored ids, which are never sent to Redis.
     """
-    return store.run(_read(store.plans, _valid(session_keys)))
+    return store.run(_read(store.plans, _valid(stored_ids)))
 
 
-async def aread_sessions(store: Store, session_keys: Sequence[str]) -> list[Listed]:
+async def aread_sessions(store: Store, stored_ids: Sequence[str]) -> list[Listed]:
     """The asyncio twin of :func:`read_sessions`."""
-    return await store.arun(_read(store.plans, _valid(session_keys)))
+    return await store.arun(_read(store.plans, _valid(stored_ids)))
 
 
 def _details(sessions: Sequence[StoredSession], ttls: Sequence[int | None]) -> list[Listed]:
@@ -128,12 +128,12 @@ def with_details(store: Store, sessions: Sequence[StoredSession]) -> list[Listed
 
     For the sessions of :meth:`Store.user_sessions`, say.
     """
-    return _details(sessions, store.ttls([stored.session_key for stored in sessions]))
+    return _details(sessions, store.ttls([stored.stored_id for stored in sessions]))
 
 
 async def awith_details(store: Store, sessions: Sequence[StoredSession]) -> list[Listed]:
     """The asyncio twin of :func:`with_details`."""
-    return _details(sessions, await store.attls([stored.session_key for stored in sessions]))
+    return _details(sessions, await store.attls([stored.stored_id for stored in sessions]))
 
 
 def _passes(session: StoredSession, authenticated: bool | None) -> bool:
@@ -144,15 +144,15 @@ def _page(
     plans: Plans,
     cursor: str,
     size: int,
-    key_prefix: str,
+    id_prefix: str,
     authenticated: bool | None,
     max_scans: int,
 ) -> Plan[Page]:
     if size < 1 or max_scans < 1:
         raise ValueError("A page needs a size and a number of scans above zero.")
-    if _KEY_PREFIX_RE.fullmatch(key_prefix) is None:
-        raise ValueError(f"No session key starts with {key_prefix!r}: keys are a-z and 0-9.")
-    pattern = plans.session_pattern(key_prefix)
+    if _ID_PREFIX_RE.fullmatch(id_prefix) is None:
+        raise ValueError(f"No stored id starts with {id_prefix!r}: stored ids are A-Z and 2-7.")
+    pattern = plans.session_pattern(id_prefix)
     found: list[Listed] = []
     seen: set[bytes] = set()
     # COUNT asks for the keys still missing, times a factor that grows while
@@ -174,7 +174,7 @@ def _page(
                 factor *= 2
             if cursor == START:
                 break
-        listed = yield from _read(plans, [plans.session_key_of(key) for key in keys])
+        listed = yield from _read(plans, [plans.stored_id_of(key) for key in keys])
         found.extend(item for item in listed if _passes(item.session, authenticated))
         if cursor == START or len(found) >= size or scans >= max_scans:
             return Page(found, cursor)
@@ -185,19 +185,19 @@ def scan_page(
     cursor: str = START,
     size: int = 100,
     *,
-    key_prefix: str = "",
+    id_prefix: str = "",
     authenticated: bool | None = None,
     max_scans: int = 32,
 ) -> Page:
     """Return the page of live sessions that starts at ``cursor``, and the next cursor.
 
-    ``key_prefix`` keeps the sessions whose key starts with it (SCAN's MATCH
-    does the filtering, on the server); ``authenticated`` keeps those of a user
+    ``id_prefix`` keeps the sessions whose stored id starts with it (SCAN's
+    MATCH does the filtering, on the server); ``authenticated`` keeps those of a user
     (True) or the anonymous ones (False). A page makes at most ``max_scans``
     SCAN calls. Raises ``ValueError`` for a cursor that is not one this
-    function returned, or a key prefix that no session key can start with.
+    function returned, or an id prefix that no stored id can start with.
     """
-    plan = _page(store.plans, cursor, size, key_prefix, authenticated, max_scans)
+    plan = _page(store.plans, cursor, size, id_prefix, authenticated, max_scans)
     return store.run(plan)
 
 
@@ -206,10 +206,10 @@ async def ascan_page(
     cursor: str = START,
     size: int = 100,
     *,
-    key_prefix: str = "",
+    id_prefix: str = "",
     authenticated: bool | None = None,
     max_scans: int = 32,
 ) -> Page:
     """The asyncio twin of :func:`scan_page`."""
-    plan = _page(store.plans, cursor, size, key_prefix, authenticated, max_scans)
+    plan = _page(store.plans, cursor, size, id_prefix, authenticated, max_scans)
     return await store.arun(plan)

@@ -40,7 +40,7 @@ from django.utils import timezone
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.store import Progress, Store, StoredSession, get_store
 from redis_sessions.store.clients import describe
-from redis_sessions.store.keys import is_valid_session_key
+from redis_sessions.store.keys import STORED_ID_LENGTH, is_valid_session_key, stored_id
 from redis_sessions.store.plans import Plans
 from redis_sessions.store.steps import Plan, Scanned
 
@@ -101,16 +101,17 @@ def size(count: float) -> str:
     return f"{count:,.0f} B" if unit == "B" else f"{count:,.1f} {unit}"
 
 
-#: The first characters of a session key, as the admin shows them (``4c253j...``).
-_KEY_START_RE = re.compile(r"([a-z0-9]{1,64})(\.\.\.)?")
+#: A stored id, or its first characters as lists and the admin show them
+#: (``HOR7L5...``), in either case.
+_ID_START_RE = re.compile(r"([A-Za-z2-7]{1,32})(\.\.\.)?")
 
 
 class KeyArgument(NamedTuple):
-    """A session named on the command line: by its whole key, or by its first characters."""
+    """A session named on the command line, by its stored id or the start of one."""
 
-    #: The whole key, or the characters it starts with.
+    #: The stored id, or the characters it starts with.
     text: str
-    #: Whether ``text`` is the start of a key rather than a whole one.
+    #: Whether ``text`` is the start of a stored id rather than a whole one.
     partial: bool
 
     def __str__(self) -> str:
@@ -118,23 +119,27 @@ class KeyArgument(NamedTuple):
 
 
 def session_key_or_start(value: str) -> KeyArgument:
-    """An argparse type: a whole session key, or the first characters of one.
+    """An argparse type: a session key, a stored id, or the start of a stored id.
 
-    A value that ends with ``...`` (as the admin and the logs shorten keys), or
-    that is shorter than any session key (8 characters), is the start of a key;
-    any other is a whole key.
+    A session key (8 to 64 of ``[a-z0-9]``, as a cookie holds it) is digested
+    on the spot into its stored id. Anything else of ``[A-Za-z2-7]`` is a
+    stored id, whole at 32 characters (without ``...``), otherwise its start.
     """
-    match = _KEY_START_RE.fullmatch(value)
+    if is_valid_session_key(value):
+        return KeyArgument(stored_id(value), partial=False)
+    match = _ID_START_RE.fullmatch(value)
     if match is None:
         raise ArgumentTypeError(
-            f"{value!r} is neither a session key (8 to 64 of a-z and 0-9) "
-            "nor the start of one (such as 4c253j or 4c253j..., as the admin shows keys)"
+            f"{value!r} is neither a session key (8 to 64 of a-z and 0-9) nor a stored id "
+            "or its start (A-Z and 2-7, such as HOR7L5 or HOR7L5..., as lists and the "
+            "admin show them)"
         )
     text, dots = match.groups()
-    return KeyArgument(text, partial=bool(dots) or not is_valid_session_key(text))
+    text = text.upper()
+    return KeyArgument(text, partial=bool(dots) or len(text) < STORED_ID_LENGTH)
 
 
-def _starting_with(plans: Plans, key_start: str) -> Plan[tuple[int, StoredSession | None]]:
+def _starting_with(plans: Plans, id_start: str) -> Plan[tuple[int, StoredSession | None]]:
     found: set[str] = set()
     first: StoredSession | None = None
 
@@ -142,26 +147,25 @@ def _starting_with(plans: Plans, key_start: str) -> Plan[tuple[int, StoredSessio
         nonlocal first
         hashes = yield from plans.read(batch.keys)
         for key, fields in zip(batch.keys, hashes, strict=True):
-            session_key = plans.session_key_of(key)
-            stored = plans.stored(session_key, fields, quiet=True)
+            sid = plans.stored_id_of(key)
+            stored = plans.stored(sid, fields, quiet=True)
             # SCAN may return a key twice: each session counts once.
-            if stored is not None and session_key not in found:
-                found.add(session_key)
+            if stored is not None and sid not in found:
+                found.add(sid)
                 if first is None:
                     first = stored
 
-    yield from plans.walk(plans.session_pattern(key_start), each, type_="HASH")
+    yield from plans.walk(plans.session_pattern(id_start), each, type_="HASH")
     return len(found), first
 
 
-def sessions_starting_with(store: Store, key_start: str) -> tuple[int, StoredSession | None]:
-    """How many live sessions have a key that starts with ``key_start``, and one of them.
+def sessions_starting_with(store: Store, id_start: str) -> tuple[int, StoredSession | None]:
+    """How many live sessions have a stored id that starts with ``id_start``, and one of them.
 
     One SCAN pass over the prefix with ``MATCH``, each batch read in one more
-    round trip (the walk of ``Store.count()``). ``key_start`` is made of
-    ``[a-z0-9]``, which ``MATCH`` takes literally.
+    round trip (the walk of ``Store.count()``).
     """
-    return store.run(_starting_with(store.plans, key_start))
+    return store.run(_starting_with(store.plans, id_start))
 
 
 class User(NamedTuple):

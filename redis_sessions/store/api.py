@@ -144,8 +144,12 @@ class Store:
             self.client.close()
 
     def redis_key(self, session_key: str) -> str:
-        """Return the Redis key under which ``session_key`` is stored."""
+        """Return the Redis key of ``session_key``'s session: that of its stored id."""
         return self.plans.redis_key(session_key)
+
+    def id_key(self, stored_id: str) -> str:
+        """Return the Redis key of the session of a stored id."""
+        return self.plans.id_key(stored_id)
 
     def index_key(self, user_id: str) -> str:
         """Return the Redis key of the index of ``user_id``'s sessions."""
@@ -172,6 +176,12 @@ class Store:
 
     get = load
     aget = aload
+
+    def load_id(self, stored_id: str) -> StoredSession | None:
+        return self.driver.run(self.plans.load_id(stored_id))
+
+    async def aload_id(self, stored_id: str) -> StoredSession | None:
+        return await self.adriver.run(self.plans.load_id(stored_id))
 
     def exists(self, session_key: str) -> bool:
         return self.driver.run(self.plans.exists(session_key))
@@ -214,6 +224,12 @@ class Store:
 
     async def adestroy(self, session_key: str, *, user_id: str | None = None) -> bool:
         return await self.adriver.run(self.plans.destroy(session_key, user_id=user_id))
+
+    def destroy_id(self, stored_id: str, *, user_id: str | None = None) -> bool:
+        return self.driver.run(self.plans.destroy_id(stored_id, user_id=user_id))
+
+    async def adestroy_id(self, stored_id: str, *, user_id: str | None = None) -> bool:
+        return await self.adriver.run(self.plans.destroy_id(stored_id, user_id=user_id))
 
     def cycle(
         self,
@@ -301,11 +317,11 @@ class Store:
     ) -> SessionStats:
         return await self.adriver.run(self.plans.stats(top=top, sample=sample, progress=progress))
 
-    def ttls(self, session_keys: Sequence[str]) -> list[int | None]:
-        return self.driver.run(self.plans.ttls(session_keys))
+    def ttls(self, stored_ids: Sequence[str]) -> list[int | None]:
+        return self.driver.run(self.plans.ttls(stored_ids))
 
-    async def attls(self, session_keys: Sequence[str]) -> list[int | None]:
-        return await self.adriver.run(self.plans.ttls(session_keys))
+    async def attls(self, stored_ids: Sequence[str]) -> list[int | None]:
+        return await self.adriver.run(self.plans.ttls(stored_ids))
 
     def user_sessions(self, user_id: str) -> list[StoredSession]:
         return self.driver.run(self.plans.user_sessions(user_id))

@@ -35,6 +35,8 @@ def new_session_key() -> str:
     return secrets.token_bytes(NEW_KEY_LENGTH).translate(_BYTE_TO_CHARACTER).decode("ascii")
 
 
+#: How many characters a stored id has.
+STORED_ID_LENGTH = 32
 #: A stored id: what Redis, logs and pages know a session by, never its key.
 STORED_ID_RE = re.compile(r"[A-Z2-7]{32}")
 

@@ -29,7 +29,7 @@ from redis.exceptions import ResponseError
 from redis_sessions.exceptions import SessionDestroyed
 from redis_sessions.store import codec, scripts
 from redis_sessions.store.codec import CorruptSession, FieldCodec, Fields
-from redis_sessions.store.keys import abbreviated, glob_escape, redis_key
+from redis_sessions.store.keys import abbreviated, glob_escape, is_stored_id, stored_id
 from redis_sessions.store.stats import SessionStats, StatsCollector
 from redis_sessions.store.steps import (
     START,
@@ -55,7 +55,8 @@ Progress = Callable[[int], None]
 class StoredSession(NamedTuple):
     """A live session as read from Redis."""
 
-    session_key: str
+    #: Its stored id: what Redis knows it by (see ``keys.stored_id``).
+    stored_id: str
     #: The session dict.
     data: dict[str, Any]
     #: The user id copied from ``_auth_user_id``, or None for an anonymous session.
@@ -135,16 +136,27 @@ class Plans:
     # Keys and patterns.
 
     def redis_key(self, session_key: str) -> str:
-        """The Redis key under which ``session_key`` is stored."""
-        return redis_key(self.prefix, session_key)
+        """The Redis key under which ``session_key``'s session is stored: its stored id's."""
+        return self.id_key(stored_id(session_key))
+
+    def id_key(self, stored_id: str) -> str:
+        """The Redis key of the session of a stored id.
+
+        The stored id is a hash tag, so on Redis Cluster everything the engine
+        keeps for one session hashes to one slot.
+        """
+        return f"{self.prefix}{{{stored_id}}}"
 
     def index_key(self, user_id: str) -> str:
         """The Redis key of the index of ``user_id``'s sessions."""
         return f"{self.prefix}user:{{{user_id}}}"
 
-    def session_pattern(self, key_prefix: str = "") -> str:
-        """The SCAN pattern of this prefix's session keys (tombstones included)."""
-        return f"{glob_escape(self.prefix)}{{{key_prefix}*}}"
+    def session_pattern(self, id_prefix: str = "") -> str:
+        """The SCAN pattern of this prefix's session keys (tombstones included).
+
+        ``id_prefix`` keeps those whose stored id starts with it.
+        """
+        return f"{glob_escape(self.prefix)}{{{glob_escape(id_prefix)}*}}"
 
     def index_pattern(self) -> str:
         """The SCAN pattern of this prefix's user index keys."""
@@ -166,8 +178,8 @@ class Plans:
         """Whether a key SCAN found under the prefix has the shape of a user index key."""
         return key.startswith(self.index_head) and key.endswith(b"}")
 
-    def session_key_of(self, key: bytes) -> str:
-        """The session key of a session's Redis key."""
+    def stored_id_of(self, key: bytes) -> str:
+        """The stored id of a session's Redis key."""
         return key[len(self.session_head) : -1].decode()
 
     def user_of(self, index_key: bytes) -> str:
@@ -176,7 +188,7 @@ class Plans:
 
     # Reading a hash.
 
-    def stored(self, session_key: str, fields: Any, *, quiet: bool = False) -> StoredSession | None:
+    def stored(self, stored_id: str, fields: Any, *, quiet: bool = False) -> StoredSession | None:
         """Decode a hash; None for a tombstone or anything this engine did not write.
 
         ``quiet`` is for bulk reads, which skip such keys without a log line each.
@@ -191,10 +203,10 @@ class Plans:
             if codec.DESTROYED in hash_:
                 logger.info(
                     "Session %s was presented after it was destroyed; it loads empty.",
-                    abbreviated(session_key),
+                    abbreviated(stored_id),
                 )
             else:
-                self.suspicious(session_key, "it has no creation time")
+                self.suspicious(stored_id, "it has no creation time")
             return None
         try:
             data = self.codec.decode(hash_)
@@ -202,11 +214,11 @@ class Plans:
             saved_at = int(hash_.get(codec.SAVED, created))
         except (CorruptSession, ValueError) as exc:
             if not quiet:
-                self.suspicious(session_key, str(exc))
+                self.suspicious(stored_id, str(exc))
             return None
         user_id = hash_.get(codec.USER_ID)
         return StoredSession(
-            session_key,
+            stored_id,
             data,
             None if user_id is None else user_id.decode(),
             created_at,
@@ -215,37 +227,41 @@ class Plans:
         )
 
     @staticmethod
-    def suspicious(session_key: str, reason: str) -> None:
+    def suspicious(stored_id: str, reason: str) -> None:
         security_logger.warning(
             "Session %s holds data this engine did not write (%s); it loads empty and "
             "is left as it is.",
-            abbreviated(session_key),
+            abbreviated(stored_id),
             reason,
         )
 
     # One session.
 
     def load(self, session_key: str) -> Plan[StoredSession | None]:
-        """The live session stored under ``session_key``, or None.
+        """The live session of ``session_key``, or None.
 
         None stands for a missing or expired session, a destroyed one (its
         tombstone), and a key that holds something this engine did not write;
         the last is logged on ``django.security.SuspiciousSession``. A load never
         writes anything.
         """
+        return (yield from self.load_id(stored_id(session_key)))
+
+    def load_id(self, stored_id: str) -> Plan[StoredSession | None]:
+        """The live session of a stored id, or None: :meth:`load` by stored id."""
         fields = _single(
             (
                 yield Round(
-                    [Command(("HGETALL", self.redis_key(session_key)))],
+                    [Command(("HGETALL", self.id_key(stored_id)))],
                     "load a session",
                     tolerant=True,
                 )
             )
         )
         if isinstance(fields, ResponseError):
-            self.suspicious(session_key, "it is not a hash")
+            self.suspicious(stored_id, "it is not a hash")
             return None
-        return self.stored(session_key, fields)
+        return self.stored(stored_id, fields)
 
     def exists(self, session_key: str) -> Plan[bool]:
         """Whether a live session is stored under ``session_key``."""
@@ -260,7 +276,7 @@ class Plans:
         A key is taken while it holds a live session or a tombstone. Returns the
         fields written, to pass to a later save.
         """
-        fields, steps = self._create_steps(session_key, data, ttl)
+        fields, steps = self._create_steps(stored_id(session_key), data, ttl)
         if steps:
             replies = yield Round(steps, "create a session", acked=True)
             if replies[0] != 1:
@@ -268,7 +284,7 @@ class Plans:
         return fields
 
     def _create_steps(
-        self, session_key: str, data: Mapping[str, Any], ttl: int
+        self, stored_id: str, data: Mapping[str, Any], ttl: int
     ) -> tuple[Fields, list[Step]]:
         fields = self.codec.encode(data)
         ttl = int(ttl)
@@ -283,12 +299,12 @@ class Plans:
             fields[codec.INDEXED] = str(score).encode()
         call = ScriptCall(
             scripts.CREATE,
-            [self.redis_key(session_key)],
+            [self.id_key(stored_id)],
             [ttl, now, *chain.from_iterable(fields.items())],
         )
         if user_id is None or score is None:
             return fields, [call]
-        return fields, self._keep_index(call, user_id, now, session_key, score)
+        return fields, self._keep_index(call, user_id, now, stored_id, score)
 
     def save(
         self,
@@ -311,21 +327,22 @@ class Plans:
         destroyed (:class:`~redis_sessions.exceptions.SessionDestroyed`), and a
         save never brings it back. Returns the new snapshot.
         """
-        fields, steps = self._update_steps(session_key, data, ttl, snapshot or {}, replace)
+        sid = stored_id(session_key)
+        fields, steps = self._update_steps(sid, data, ttl, snapshot or {}, replace)
         saved = (yield Round(steps, "save a session", acked=True))[0]
         if saved == 1:
             return fields
         if saved == -1:
             logger.info(
                 "A save of session %s was refused: it was destroyed by another request.",
-                abbreviated(session_key),
+                abbreviated(sid),
             )
             raise SessionDestroyed("The session was destroyed by another request.")
         raise UpdateError("The session expired or was never created.")
 
     def _update_steps(
         self,
-        session_key: str,
+        stored_id: str,
         data: Mapping[str, Any],
         ttl: int,
         snapshot: Mapping[bytes, bytes],
@@ -352,10 +369,10 @@ class Plans:
         else:
             to_set, to_delete = codec.changes(fields, snapshot)
         args: list[Any] = [ttl, "1" if replace else "0", now, len(to_set) // 2, *to_set, *to_delete]
-        call = ScriptCall(scripts.UPDATE, [self.redis_key(session_key)], args)
+        call = ScriptCall(scripts.UPDATE, [self.id_key(stored_id)], args)
         if user_id is None or score is None:
             return fields, [call]
-        return fields, self._keep_index(call, user_id, now, session_key, score)
+        return fields, self._keep_index(call, user_id, now, stored_id, score)
 
     def destroy(self, session_key: str, *, user_id: str | None = None) -> Plan[bool]:
         """Replace a live session by a tombstone that lives ``tombstone_ttl`` seconds.
@@ -364,20 +381,24 @@ class Plans:
         out of that user's index in the same round trip. Returns whether a live
         session was there.
         """
-        replies = yield Round(self._destroy_steps(session_key, user_id), "destroy a session", True)
+        return (yield from self.destroy_id(stored_id(session_key), user_id=user_id))
+
+    def destroy_id(self, stored_id: str, *, user_id: str | None = None) -> Plan[bool]:
+        """:meth:`destroy` by stored id."""
+        replies = yield Round(self._destroy_steps(stored_id, user_id), "destroy a session", True)
         return bool(replies[0] != 0)
 
-    def _destroy_steps(self, session_key: str, user_id: str | None) -> list[Step]:
+    def _destroy_steps(self, stored_id: str, user_id: str | None) -> list[Step]:
         # Without the user id, the entry in that user's index stays until it
         # expires: reads check each entry against its session.
-        call = self._destroy_call(session_key)
+        call = self._destroy_call(stored_id)
         if user_id is None or not self.user_index:
             return [call]
-        return self._keep_index(call, user_id, int(time.time()), session_key, None)
+        return self._keep_index(call, user_id, int(time.time()), stored_id, None)
 
-    def _destroy_call(self, session_key: str | bytes, *, only_of: str = "") -> ScriptCall:
-        key = self.redis_key(session_key) if isinstance(session_key, str) else session_key
-        return ScriptCall(scripts.DESTROY, [key], [self.tombstone_ttl, int(time.time()), only_of])
+    def _destroy_call(self, stored_id: str, *, only_of: str = "") -> ScriptCall:
+        args: list[Any] = [self.tombstone_ttl, int(time.time()), only_of]
+        return ScriptCall(scripts.DESTROY, [self.id_key(stored_id)], args)
 
     def cycle(
         self,
@@ -395,9 +416,9 @@ class Plans:
         """
         # The create (none if the TTL is over) and then the destroy, each
         # moving its user's index entry. The create's reply comes first.
-        fields, steps = self._create_steps(new_key, data, ttl)
+        fields, steps = self._create_steps(stored_id(new_key), data, ttl)
         creates = bool(steps)
-        steps += self._destroy_steps(old_key, old_user_id)
+        steps += self._destroy_steps(stored_id(old_key), old_user_id)
         replies = yield Round(steps, "cycle a session key", acked=True)
         if creates and replies[0] != 1:
             raise CreateError
@@ -416,11 +437,12 @@ class Plans:
         score = _index_score(now, ttl)
         # Without the index, the script records no score and never asks for a move.
         args: list[Any] = [ttl, now + ttl, score if self.user_index else ""]
-        call = ScriptCall(scripts.TOUCH, [self.redis_key(session_key)], args)
+        sid = stored_id(session_key)
+        call = ScriptCall(scripts.TOUCH, [self.id_key(sid)], args)
         touched = (yield Round([call], "touch a session", acked=True))[0]
         if isinstance(touched, bytes):
             # The script answers with the user id when the index entry must move.
-            step = self._index_call(touched.decode(), now, add={session_key: score})
+            step = self._index_call(touched.decode(), now, add={sid: score})
             yield Round([step], "update a user's session index")
         return bool(touched != 0)
 
@@ -437,7 +459,7 @@ class Plans:
         except UpdateError:
             return (yield from self.create(session_key, data, ttl))
 
-    # The user index: for each user, a sorted set of their session keys scored
+    # The user index: for each user, a sorted set of their sessions' stored ids scored
     # by a time at which the session has surely expired. A session records
     # that score (#i) and moves its entry only when its expiry passes it, so
     # an ordinary save does not touch the index.
@@ -450,16 +472,16 @@ class Plans:
         remove: Iterable[str] = (),
     ) -> ScriptCall:
         args: list[Any] = [now, len(add or ())]
-        for session_key, score in (add or {}).items():
+        for member, score in (add or {}).items():
             args.append(score)
-            args.append(session_key)
+            args.append(member)
         args.extend(remove)
         return ScriptCall(scripts.INDEX, [self.index_key(user_id)], args)
 
     def _keep_index(
-        self, call: ScriptCall, user_id: bytes | str, now: int, session_key: str, score: int | None
+        self, call: ScriptCall, user_id: bytes | str, now: int, stored_id: str, score: int | None
     ) -> list[Step]:
-        """Have ``call``'s script move ``session_key``'s entry in the user's index.
+        """Have ``call``'s script move the session's entry (its stored id) in the user's index.
 
         ``score`` None takes the entry out. On one server the script does it (the
         index becomes its second key, the entry its last two arguments); on a
@@ -470,12 +492,12 @@ class Plans:
             user_id = user_id.decode()
         if not self.cluster:
             call.keys.append(self.index_key(user_id))
-            call.args.append(session_key)
+            call.args.append(stored_id)
             call.args.append("" if score is None else score)
             return [call]
         if score is None:
-            return [call, self._index_call(user_id, now, remove=[session_key])]
-        return [call, self._index_call(user_id, now, add={session_key: score})]
+            return [call, self._index_call(user_id, now, remove=[stored_id])]
+        return [call, self._index_call(user_id, now, add={stored_id: score})]
 
     # Many sessions. SCAN walks the keys of this prefix in batches of
     # ``scan_count``; each batch is read or changed in one more round trip.
@@ -563,7 +585,7 @@ class Plans:
             found = [
                 stored
                 for key, fields in zip(fresh, hashes, strict=True)
-                if (stored := self.stored(self.session_key_of(key), fields, quiet=True))
+                if (stored := self.stored(self.stored_id_of(key), fields, quiet=True))
             ]
             return Page(found, batch.cursor)
 
@@ -642,15 +664,15 @@ class Plans:
         # counted at all (a count of every user would grow with the users).
         return dataclasses.replace(stats, users=None, top_users=None)
 
-    def ttls(self, session_keys: Sequence[str]) -> Plan[list[int | None]]:
-        """The seconds each session has left to live, in one round trip.
+    def ttls(self, stored_ids: Sequence[str]) -> Plan[list[int | None]]:
+        """The seconds each session (by stored id) has left to live, in one round trip.
 
         None for a key that never expires (the engine never leaves one so); 0
         for a key that is gone.
         """
-        if not session_keys:
+        if not stored_ids:
             return []
-        steps = [Command(("TTL", self.redis_key(key))) for key in session_keys]
+        steps = [Command(("TTL", self.id_key(sid))) for sid in stored_ids]
         replies = yield Round(steps, "read sessions", tolerant=True)
         return [seconds_left(None if isinstance(r, ResponseError) else r) for r in replies]
 
@@ -663,8 +685,8 @@ class Plans:
         filtered on the server.
         """
         now = int(time.time())
-        keys = yield from self._user_session_keys(user_id, now)
-        hashes = yield from self.read([self.redis_key(key) for key in keys])
+        keys = yield from self._user_session_ids(user_id, now)
+        hashes = yield from self.read([self.id_key(key) for key in keys])
         sessions: list[StoredSession] = []
         stale: list[str] = []
         for key, fields in zip(keys, hashes, strict=True):
@@ -678,7 +700,7 @@ class Plans:
         sessions.sort(key=lambda stored: stored.created)
         return sessions
 
-    def _user_session_keys(self, user_id: str, now: int) -> Plan[list[str]]:
+    def _user_session_ids(self, user_id: str, now: int) -> Plan[list[str]]:
         if self.user_index:
             step = Command(("ZRANGEBYSCORE", self.index_key(user_id), f"({now}", "+inf"))
             members = (yield Round([step], "read a user's session index"))[0]
@@ -688,7 +710,7 @@ class Plans:
         def each(batch: Scanned) -> Plan[None]:
             call = self.bulk(scripts.OWNED, batch, batch.keys, [user_id])
             keys = (yield Round([call], "find sessions"))[0]
-            found.extend(self.session_key_of(key) for key in keys)
+            found.extend(self.stored_id_of(key) for key in keys)
 
         yield from self.walk(self.session_pattern(), each)
         return found
@@ -696,10 +718,12 @@ class Plans:
     def destroy_user_sessions(self, user_id: str, *, keep: str | None = None) -> Plan[int]:
         """Destroy every session of ``user_id`` but ``keep``, in one more round trip.
 
-        Returns how many live sessions were destroyed: "log out everywhere".
+        ``keep`` is a session key or a stored id. Returns how many live sessions
+        were destroyed: "log out everywhere".
         """
         now = int(time.time())
-        keys = [key for key in (yield from self._user_session_keys(user_id, now)) if key != keep]
+        spared = keep if keep is None or is_stored_id(keep) else stored_id(keep)
+        keys = [key for key in (yield from self._user_session_ids(user_id, now)) if key != spared]
         if not keys:
             return 0
         # Only sessions that are still this user's: an entry whose session

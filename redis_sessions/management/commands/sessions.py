@@ -16,13 +16,14 @@ which keeps those guarantees::
     manage.py sessions revoke (--user USER | --user-id UID) [--except KEY]
                               [--dry-run] [--no-input]
 
-KEY is a whole session key, or its first characters as the admin shows them
-(``4c253j...``) when they name one live session. USER is a user id or a
-username; ``--user-id`` takes a user id as sessions carry it, without looking
-it up (the sessions of a deleted user, say).
+KEY is a session's stored id (what ``list`` and the admin show), or its first
+characters (``HOR7L5...``) when they name one live session, or a session key as
+a cookie holds it, digested on the spot. USER is a user id or a username;
+``--user-id`` takes a user id as sessions carry it, without looking it up (the
+sessions of a deleted user, say).
 
-Their output contains session keys, which are credentials: whoever holds one
-is logged in as its user.
+Their output names sessions by stored id, never by key: Redis holds no session
+key, and a stored id cannot be used as a cookie.
 """
 
 from __future__ import annotations
@@ -50,10 +51,10 @@ from redis_sessions.store import StoredSession
 
 
 def described(stored: StoredSession) -> str:
-    """``session KEY of user 42``, or ``anonymous session KEY``."""
+    """``session ID of user 42``, or ``anonymous session ID``."""
     if stored.user_id is None:
-        return f"anonymous session {stored.session_key}"
-    return f"session {stored.session_key} of user {stored.user_id}"
+        return f"anonymous session {stored.stored_id}"
+    return f"session {stored.stored_id} of user {stored.user_id}"
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -91,7 +92,7 @@ class Command(SessionsCommand):
             "key",
             type=session_key_or_start,
             metavar="KEY",
-            help="The session key, or its first characters (4c253j...).",
+            help="The stored id, or its first characters (HOR7L5...), or a session key.",
         )
         self.add_json(showing)
 
@@ -108,7 +109,7 @@ class Command(SessionsCommand):
             nargs="?",
             type=session_key_or_start,
             metavar="KEY",
-            help="The session to end: its key, or its first characters (4c253j...).",
+            help="The session to end: its stored id, its first characters (HOR7L5...), or its key.",
         )
         self.add_user(revoking, "End every session of")
         revoking.add_argument(
@@ -176,7 +177,7 @@ class Command(SessionsCommand):
         sessions = list(islice(found, limit + 1))
         more = len(sessions) > limit
         sessions = sessions[:limit]
-        ttls = store.ttls([stored.session_key for stored in sessions])
+        ttls = store.ttls([stored.stored_id for stored in sessions])
         if json:
             self.write_json(
                 {
@@ -195,7 +196,7 @@ class Command(SessionsCommand):
             return
         rows = [
             [
-                stored.session_key,
+                stored.stored_id,
                 stored.user_id or "-",
                 timestamp(stored.created),
                 timestamp(stored.saved),
@@ -203,7 +204,7 @@ class Command(SessionsCommand):
             ]
             for stored, ttl in zip(sessions, ttls, strict=True)
         ]
-        header = ["KEY", "USER", f"CREATED ({zone()})", f"SAVED ({zone()})", "EXPIRES IN"]
+        header = ["STORED ID", "USER", f"CREATED ({zone()})", f"SAVED ({zone()})", "EXPIRES IN"]
         for line in table(header, rows):
             self.stdout.write(line)
         if more:
@@ -214,7 +215,7 @@ class Command(SessionsCommand):
     @staticmethod
     def summary(stored: StoredSession, ttl: int | None) -> dict[str, Any]:
         return {
-            "key": stored.session_key,
+            "stored_id": stored.stored_id,
             "user_id": stored.user_id,
             "created": stored.created,
             "saved": stored.saved,
@@ -233,23 +234,23 @@ class Command(SessionsCommand):
     # show
 
     def find(self, key: KeyArgument) -> StoredSession | None:
-        """The live session ``key`` names; None if a whole key names no live session.
+        """The live session ``key`` names; None if a whole stored id names no live session.
 
         The start of a key must name exactly one live session: otherwise
         ``CommandError`` says how many it names and what to type.
         """
         if not key.partial:
-            return self.store.get(key.text)
+            return self.store.load_id(key.text)
         count, stored = sessions_starting_with(self.store, key.text)
         if count == 0:
             raise CommandError(
-                f"No live session has a key that starts with {key.text!r}: "
+                f"No live session has a stored id that starts with {key.text!r}: "
                 "it is missing, expired or destroyed, or the characters are mistyped."
             )
         if count > 1:
             raise CommandError(
-                f"{plural(count, 'live session')} have a key that starts with {key.text!r}; "
-                "type more of the key (sessions list shows whole keys)."
+                f"{plural(count, 'live session')} have a stored id that starts with "
+                f"{key.text!r}; type more of it (sessions list shows whole stored ids)."
             )
         return stored
 
@@ -257,8 +258,10 @@ class Command(SessionsCommand):
         store = self.store
         stored = self.find(key)
         if stored is None:
-            raise CommandError("No live session has this key: it is missing, expired or destroyed.")
-        (ttl,) = store.ttls([stored.session_key])
+            raise CommandError(
+                "No live session has this stored id: it is missing, expired or destroyed."
+            )
+        (ttl,) = store.ttls([stored.stored_id])
         if json:
             self.write_json({**self.summary(stored, ttl), "data": stored.data})
             return
@@ -267,7 +270,7 @@ class Command(SessionsCommand):
             stored.data, indent=2, sort_keys=True, ensure_ascii=False, default=repr
         )
         for line in [
-            f"Key      {stored.session_key}",
+            f"Id       {stored.stored_id}",
             f"User     {stored.user_id or 'anonymous'}",
             f"Created  {timestamp(stored.created)} {zone()}",
             f"Saved    {timestamp(stored.saved)} {zone()}",
@@ -321,7 +324,7 @@ class Command(SessionsCommand):
         store = self.store
         stored = self.find(key)
         if stored is None:
-            self.say("No live session has this key; nothing to revoke.")
+            self.say("No live session has this stored id; nothing to revoke.")
             return
         if dry_run:
             self.say(f"Would revoke {described(stored)}.")
@@ -332,10 +335,10 @@ class Command(SessionsCommand):
             nothing_done="nothing was revoked",
         )
         # The user id lets the index entry go in the same round trip.
-        if store.destroy(stored.session_key, user_id=stored.user_id):
+        if store.destroy(stored.stored_id, user_id=stored.user_id):
             self.say(f"Revoked {described(stored)}.")
         else:
-            self.say("No live session has this key; nothing to revoke.")
+            self.say("No live session has this stored id; nothing to revoke.")
 
     def revoke_user(
         self, user: User, *, keep: KeyArgument | None, dry_run: bool, interactive: bool
@@ -343,7 +346,7 @@ class Command(SessionsCommand):
         store = self.store
         sessions_of_user = store.user_sessions(user.user_id)
         kept = None if keep is None else self.kept(sessions_of_user, keep, user)
-        doomed = [stored for stored in sessions_of_user if stored.session_key != kept]
+        doomed = [stored for stored in sessions_of_user if stored.stored_id != kept]
         but = "" if kept is None else f", keeping {kept}"
         if not doomed:
             self.say(f"User {user.label} has no live session to revoke{but}.")
@@ -352,7 +355,7 @@ class Command(SessionsCommand):
         if dry_run:
             self.say(f"Would revoke {sessions} of user {user.label}{but}:")
             for stored in doomed:
-                self.say(f"  {stored.session_key}")
+                self.say(f"  {stored.stored_id}")
             return
         self.confirm(
             f"Revoke {sessions} of user {user.label}{but}?",
@@ -364,19 +367,19 @@ class Command(SessionsCommand):
 
     @staticmethod
     def kept(sessions: list[StoredSession], keep: KeyArgument, user: User) -> str:
-        """The key of the session ``--except`` names: a whole key as it is, or
-        the one session of the user whose key starts with it."""
+        """The stored id of the session ``--except`` names: a whole one as it is,
+        or that of the one session of the user whose stored id starts with it."""
         if not keep.partial:
             return keep.text
-        matching = [stored for stored in sessions if stored.session_key.startswith(keep.text)]
+        matching = [stored for stored in sessions if stored.stored_id.startswith(keep.text)]
         if not matching:
             raise CommandError(
-                f"--except {keep}: no live session of user {user.label} has a key that "
+                f"--except {keep}: no live session of user {user.label} has a stored id that "
                 f"starts with {keep.text!r}; sessions list --user-id {user.user_id} shows theirs."
             )
         if len(matching) > 1:
             raise CommandError(
                 f"--except {keep}: {len(matching):,} live sessions of user {user.label} have "
-                f"a key that starts with {keep.text!r}; type more of the key."
+                f"a stored id that starts with {keep.text!r}; type more of it."
             )
-        return matching[0].session_key
+        return matching[0].stored_id
