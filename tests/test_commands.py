@@ -46,6 +46,15 @@ SAVED = CREATED + HOUR + 125  # 2026-11-18 12:08:45 UTC
 TTL = 2 * DAY + 5 * HOUR + 1800
 
 
+def sid(session_key: str) -> str:
+    """The stored id a session key's session is listed by."""
+    return stored_id(session_key)
+
+
+#: The header of the stored ids' column, as wide as a stored id.
+ID = "STORED ID".ljust(32)
+
+
 @pytest.fixture
 def store() -> Store:
     return get_store()
@@ -432,10 +441,10 @@ def test_sessions_list_of_a_user_shows_their_sessions_oldest_first(sevens: list[
     stdout, stderr = run("sessions", "list", "--user-id", "7")
 
     assert stdout == (
-        "KEY         USER  CREATED (UTC)        SAVED (UTC)          EXPIRES IN\n"
-        "seven00000  7     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h\n"
-        "seven00001  7     2026-11-18 11:06:41  2026-11-18 12:08:45  2d 5h\n"
-        "seven00002  7     2026-11-18 11:06:42  2026-11-18 12:08:45  2d 5h\n"
+        f"{ID}  USER  CREATED (UTC)        SAVED (UTC)          EXPIRES IN\n"
+        f"{sid('seven00000')}  7     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h\n"
+        f"{sid('seven00001')}  7     2026-11-18 11:06:41  2026-11-18 12:08:45  2d 5h\n"
+        f"{sid('seven00002')}  7     2026-11-18 11:06:42  2026-11-18 12:08:45  2d 5h\n"
         "3 sessions.\n"
     )
     assert stderr == ""
@@ -447,8 +456,8 @@ def test_sessions_list_shows_anonymous_sessions_with_a_dash(
     make(store, redis_client, "anonymous0", theme="dark")
 
     assert run("sessions", "list")[0] == (
-        "KEY         USER  CREATED (UTC)        SAVED (UTC)          EXPIRES IN\n"
-        "anonymous0  -     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h\n"
+        f"{ID}  USER  CREATED (UTC)        SAVED (UTC)          EXPIRES IN\n"
+        f"{sid('anonymous0')}  -     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h\n"
         "1 session.\n"
     )
 
@@ -464,8 +473,8 @@ def test_sessions_list_stops_at_the_limit_and_says_there_are_more(sevens: list[s
     stdout, _ = run("sessions", "list", "--user-id", "7", "--limit", "2")
 
     assert stdout.splitlines()[1:] == [
-        "seven00000  7     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
-        "seven00001  7     2026-11-18 11:06:41  2026-11-18 12:08:45  2d 5h",
+        f"{sid('seven00000')}  7     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
+        f"{sid('seven00001')}  7     2026-11-18 11:06:41  2026-11-18 12:08:45  2d 5h",
         "The first 2 sessions; there are more (--limit).",
     ]
 
@@ -480,7 +489,9 @@ def test_sessions_list_json(sevens: list[str]) -> None:
     ttl = listed["sessions"][0].pop("ttl")
     assert TTL - 60 < ttl <= TTL
     assert listed == {
-        "sessions": [{"key": "seven00000", "user_id": "7", "created": CREATED, "saved": SAVED}],
+        "sessions": [
+            {"stored_id": sid("seven00000"), "user_id": "7", "created": CREATED, "saved": SAVED}
+        ],
         "more": True,
     }
 
@@ -506,7 +517,7 @@ def test_sessions_list_from_the_command_line_with_options_after_the_action(
 
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.splitlines()[1:] == [
-        "eight00000  8     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
+        f"{sid('eight00000')}  8     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
         "1 session.",
     ]
 
@@ -528,9 +539,9 @@ def admins(indexed: None, db: None, store: Store, redis_client: redis.Redis) -> 
 
 
 ADMINS_LISTED = [
-    "KEY         USER  CREATED (UTC)        SAVED (UTC)          EXPIRES IN",
-    "admin00000  1     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
-    "admin00001  1     2026-11-18 11:06:41  2026-11-18 12:08:45  2d 5h",
+    f"{ID}  USER  CREATED (UTC)        SAVED (UTC)          EXPIRES IN",
+    f"{sid('admin00000')}  1     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
+    f"{sid('admin00001')}  1     2026-11-18 11:06:41  2026-11-18 12:08:45  2d 5h",
     "2 sessions.",
 ]
 
@@ -571,7 +582,7 @@ def test_sessions_of_a_deleted_user_are_reached_with_user_id(
     make(store, redis_client, "gone000000", _auth_user_id="9")
 
     assert run("sessions", "list", "--user-id", "9")[0].splitlines()[1:] == [
-        "gone000000  9     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
+        f"{sid('gone000000')}  9     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
         "1 session.",
     ]
     assert run("sessions", "revoke", "--user-id", "9", "--no-input")[0] == (
@@ -621,7 +632,8 @@ def test_user_and_user_id_do_not_go_together() -> None:
 
 def test_sessions_revoke_user_takes_a_username(admins: list[str], store: Store) -> None:
     assert run("sessions", "revoke", "--user", "admin", "--dry-run") == (
-        "Would revoke 2 sessions of user 1 (admin):\n  admin00000\n  admin00001\n",
+        "Would revoke 2 sessions of user 1 (admin):\n"
+        f"  {sid('admin00000')}\n  {sid('admin00001')}\n",
         "",
     )
     assert run("sessions", "revoke", "--user", "admin", "--no-input") == (
@@ -662,7 +674,7 @@ def test_when_the_database_cannot_be_read_user_is_taken_as_a_user_id(
         "taking it as a user id.\n"
     )
     assert result.stdout.splitlines()[1:] == [
-        "eight00000  8     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
+        f"{sid('eight00000')}  8     2026-11-18 11:06:40  2026-11-18 12:08:45  2d 5h",
         "1 session.",
     ]
 
@@ -744,7 +756,7 @@ def test_sessions_show_prints_metadata_and_data(store: Store, redis_client: redi
     make(store, redis_client, "seven00000", _auth_user_id="7", cart=[3, 1], theme="dark")
 
     assert run("sessions", "show", "seven00000") == (
-        "Key      seven00000\n"
+        f"Id       {sid('seven00000')}\n"
         "User     7\n"
         "Created  2026-11-18 11:06:40 UTC\n"
         "Saved    2026-11-18 12:08:45 UTC\n"
@@ -774,8 +786,8 @@ def test_sessions_list_and_show_print_times_in_the_sites_time_zone(
     assert "Created  2026-11-18 12:06:40 Europe/Paris\n" in shown
     assert "Saved    2026-11-18 13:08:45 Europe/Paris\n" in shown
     assert listed == (
-        "KEY         USER  CREATED (Europe/Paris)  SAVED (Europe/Paris)  EXPIRES IN\n"
-        "seven00000  7     2026-11-18 12:06:40     2026-11-18 13:08:45   2d 5h\n"
+        f"{ID}  USER  CREATED (Europe/Paris)  SAVED (Europe/Paris)  EXPIRES IN\n"
+        f"{sid('seven00000')}  7     2026-11-18 12:06:40     2026-11-18 13:08:45   2d 5h\n"
         "1 session.\n"
     )
 
@@ -798,7 +810,7 @@ def test_sessions_show_json(store: Store, redis_client: redis.Redis) -> None:
 
     assert TTL - 60 < shown.pop("ttl") <= TTL
     assert shown == {
-        "key": "seven00000",
+        "stored_id": sid("seven00000"),
         "user_id": "7",
         "created": CREATED,
         "saved": SAVED,
@@ -827,7 +839,7 @@ def test_sessions_show_of_a_missing_or_destroyed_session_fails(store: Store) -> 
         with pytest.raises(CommandError) as raised:
             run("sessions", "show", key)
         assert str(raised.value) == (
-            "No live session has this key: it is missing, expired or destroyed."
+            "No live session has this stored id: it is missing, expired or destroyed."
         )
 
 
@@ -837,7 +849,8 @@ def test_sessions_show_refuses_what_is_not_a_session_key() -> None:
 
     assert str(raised.value) == (
         "Error: argument KEY: 'Not-A-Key' is neither a session key (8 to 64 of a-z and 0-9) "
-        "nor the start of one (such as 4c253j or 4c253j..., as the admin shows keys)"
+        "nor a stored id or its start (A-Z and 2-7, such as HOR7L5 or HOR7L5..., as lists "
+        "and the admin show them)"
     )
 
 
@@ -848,42 +861,46 @@ def test_sessions_show_from_the_command_line_exits_1_for_a_missing_session(
 
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
-        "CommandError: No live session has this key: it is missing, expired or destroyed.\n"
+        "CommandError: No live session has this stored id: it is missing, expired or destroyed.\n"
     )
 
 
-# sessions show and revoke: a key by its first characters, as the admin shows it
+# sessions show and revoke: a session by its stored id, or the start of it
 
 
-def test_sessions_show_takes_the_shortened_key_the_admin_shows(
+def crowded_start(keys: list[str]) -> str:
+    """The first character most of the keys' stored ids share (two or more of 33 keys)."""
+    firsts = [sid(key)[0] for key in keys]
+    return max(sorted(set(firsts)), key=firsts.count)
+
+
+def test_sessions_show_takes_the_shortened_stored_id_lists_and_the_admin_show(
     store: Store, redis_client: redis.Redis
 ) -> None:
     key = make(store, redis_client, new_session_key(), _auth_user_id="7")
     make(store, redis_client, "other00000")
-    shown = abbreviated(key)  # "4c253j..."
+    shown = abbreviated(sid(key))  # "HOR7L5..."
 
-    for typed in (shown, shown.removesuffix("...")):
+    for typed in (shown, shown.removesuffix("..."), shown.lower(), sid(key), key):
         stdout, stderr = run("sessions", "show", typed)
 
-        assert stdout.splitlines()[:2] == [f"Key      {key}", "User     7"]
+        assert stdout.splitlines()[:2] == [f"Id       {sid(key)}", "User     7"]
         assert stderr == ""
 
 
-def test_sessions_show_takes_the_start_of_a_key_of_any_length(sevens: list[str]) -> None:
-    assert run("sessions", "show", "eight")[0].startswith("Key      eight00000\n")
-    # A whole key's characters followed by dots: the start of a key.
-    assert run("sessions", "show", "seven00001...")[0].startswith("Key      seven00001\n")
-
-
 def test_sessions_show_of_a_start_that_names_several_sessions_asks_for_more(
-    sevens: list[str],
+    store: Store, redis_client: redis.Redis
 ) -> None:
+    keys = [make(store, redis_client, f"crowd{number:05d}") for number in range(33)]
+    start = crowded_start(keys)
+    sharing = sum(1 for key in keys if sid(key).startswith(start))
+
     with pytest.raises(CommandError) as raised:
-        run("sessions", "show", "seven0...")
+        run("sessions", "show", f"{start}...")
 
     assert str(raised.value) == (
-        "3 live sessions have a key that starts with 'seven0'; "
-        "type more of the key (sessions list shows whole keys)."
+        f"{sharing} live sessions have a stored id that starts with {start!r}; "
+        "type more of it (sessions list shows whole stored ids)."
     )
 
 
@@ -891,14 +908,14 @@ def test_sessions_show_of_a_start_that_names_no_live_session_fails(
     sevens: list[str], store: Store
 ) -> None:
     store.destroy("eight00000")
+    start = sid("eight00000")[:12]
 
-    for typed in ("eight0", "nine00..."):
+    for typed in (start, f"{start}..."):
         with pytest.raises(CommandError) as raised:
             run("sessions", "show", typed)
 
-        start = typed.removesuffix("...")
         assert str(raised.value) == (
-            f"No live session has a key that starts with {start!r}: "
+            f"No live session has a stored id that starts with {start!r}: "
             "it is missing, expired or destroyed, or the characters are mistyped."
         )
 
@@ -906,80 +923,89 @@ def test_sessions_show_of_a_start_that_names_no_live_session_fails(
 def test_sessions_show_by_start_leaves_tombstones_and_other_keys_out(
     store: Store, redis_client: redis.Redis
 ) -> None:
-    make(store, redis_client, "alike00000")
-    store.destroy("alike00000")
-    redis_client.set(redis_key("alike00001"), "not a session")
-    make(store, redis_client, "alike00002", theme="dark")
+    live = make(store, redis_client, "alike00002", theme="dark")
+    start = sid(live)[:3]
+    # A tombstone and a foreign value under stored ids that start the same way.
+    redis_client.hset(f"sessions:{{{start}{'A' * 29}}}", "#x", "1")
+    redis_client.set(f"sessions:{{{start}{'B' * 29}}}", "not a session")
 
-    assert run("sessions", "show", "alike0")[0].startswith("Key      alike00002\n")
+    assert run("sessions", "show", start)[0].startswith(f"Id       {sid(live)}\n")
 
 
 def test_sessions_show_by_start_works_without_the_admin(redis_url: str, sevens: list[str]) -> None:
+    start = abbreviated(sid("eight00000"))
     result = django(
-        "sessions", "show", "eight0...", url=redis_url, settings="tests.settings_without_admin"
+        "sessions", "show", start, url=redis_url, settings="tests.settings_without_admin"
     )
 
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout.startswith("Key      eight00000\n")
+    assert result.stdout.startswith(f"Id       {sid('eight00000')}\n")
 
 
-def test_sessions_revoke_takes_the_shortened_key_the_admin_shows(
+def test_sessions_revoke_takes_the_shortened_stored_id_lists_and_the_admin_show(
     sevens: list[str], store: Store
 ) -> None:
-    assert run("sessions", "revoke", "eight0...", "--dry-run")[0] == (
-        "Would revoke session eight00000 of user 8.\n"
+    shown = abbreviated(sid("eight00000"))
+
+    assert run("sessions", "revoke", shown, "--dry-run")[0] == (
+        f"Would revoke session {sid('eight00000')} of user 8.\n"
     )
-    assert run("sessions", "revoke", "eight0...", "--no-input")[0] == (
-        "Revoked session eight00000 of user 8.\n"
+    assert run("sessions", "revoke", shown, "--no-input")[0] == (
+        f"Revoked session {sid('eight00000')} of user 8.\n"
     )
     assert not store.exists("eight00000")
 
 
 def test_sessions_revoke_by_a_start_that_names_several_or_none_revokes_nothing(
-    sevens: list[str], store: Store
+    store: Store, redis_client: redis.Redis
 ) -> None:
-    with pytest.raises(CommandError) as raised:
-        run("sessions", "revoke", "seven", "--no-input")
-    assert str(raised.value) == (
-        "3 live sessions have a key that starts with 'seven'; "
-        "type more of the key (sessions list shows whole keys)."
+    keys = [make(store, redis_client, f"crowd{number:05d}") for number in range(33)]
+    start = crowded_start(keys)
+    sharing = sum(1 for key in keys if sid(key).startswith(start))
+    unused = next(
+        f"{first}{second}"
+        for first in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+        for second in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+        if not any(sid(key).startswith(f"{first}{second}") for key in keys)
     )
 
     with pytest.raises(CommandError) as raised:
-        run("sessions", "revoke", "nine", "--no-input")
+        run("sessions", "revoke", start, "--no-input")
     assert str(raised.value) == (
-        "No live session has a key that starts with 'nine': "
+        f"{sharing} live sessions have a stored id that starts with {start!r}; "
+        "type more of it (sessions list shows whole stored ids)."
+    )
+
+    with pytest.raises(CommandError) as raised:
+        run("sessions", "revoke", unused, "--no-input")
+    assert str(raised.value) == (
+        f"No live session has a stored id that starts with {unused!r}: "
         "it is missing, expired or destroyed, or the characters are mistyped."
     )
-    assert store.count() == 4
+    assert store.count() == 33
 
 
-def test_sessions_revoke_user_except_takes_the_start_of_a_key(
+def test_sessions_revoke_user_except_takes_the_start_of_a_stored_id(
     sevens: list[str], store: Store
 ) -> None:
+    kept = sid("seven00001")
     stdout, _ = run(
-        "sessions", "revoke", "--user-id", "7", "--except", "seven00001...", "--no-input"
+        "sessions", "revoke", "--user-id", "7", "--except", f"{kept[:10]}...", "--no-input"
     )
 
-    assert stdout == "Revoked 2 sessions of user 7, keeping seven00001.\n"
-    assert [stored.stored_id for stored in store.user_sessions("7")] == [stored_id("seven00001")]
+    assert stdout == f"Revoked 2 sessions of user 7, keeping {kept}.\n"
+    assert [stored.stored_id for stored in store.user_sessions("7")] == [kept]
 
 
 def test_sessions_revoke_user_except_must_name_one_of_their_sessions(
     sevens: list[str], store: Store
 ) -> None:
+    other = sid("eight00000")[:10]
     with pytest.raises(CommandError) as raised:
-        run("sessions", "revoke", "--user-id", "7", "--except", "seven0", "--no-input")
+        run("sessions", "revoke", "--user-id", "7", "--except", other, "--no-input")
     assert str(raised.value) == (
-        "--except seven0...: 3 live sessions of user 7 have a key that starts with 'seven0'; "
-        "type more of the key."
-    )
-
-    with pytest.raises(CommandError) as raised:
-        run("sessions", "revoke", "--user-id", "7", "--except", "eight0", "--no-input")
-    assert str(raised.value) == (
-        "--except eight0...: no live session of user 7 has a key that starts with 'eight0'; "
-        "sessions list --user-id 7 shows theirs."
+        f"--except {other}...: no live session of user 7 has a stored id that starts with "
+        f"{other!r}; sessions list --user-id 7 shows theirs."
     )
     assert store.count() == 4
 
@@ -1085,7 +1111,7 @@ def test_sessions_revoke_dry_run_names_the_session_and_revokes_nothing(
     sevens: list[str], store: Store
 ) -> None:
     assert run("sessions", "revoke", "seven00000", "--dry-run") == (
-        "Would revoke session seven00000 of user 7.\n",
+        f"Would revoke session {sid('seven00000')} of user 7.\n",
         "",
     )
     assert store.exists("seven00000")
@@ -1095,7 +1121,7 @@ def test_sessions_revoke_leaves_a_tombstone_and_takes_the_session_out_of_its_ind
     sevens: list[str], store: Store, redis_client: redis.Redis
 ) -> None:
     assert run("sessions", "revoke", "seven00000", "--no-input") == (
-        "Revoked session seven00000 of user 7.\n",
+        f"Revoked session {sid('seven00000')} of user 7.\n",
         "",
     )
     assert list(redis_client.hgetall(redis_key("seven00000"))) == [b"#x"]
@@ -1106,13 +1132,13 @@ def test_sessions_revoke_of_an_anonymous_session(store: Store, redis_client: red
     make(store, redis_client, "anonymous0")
 
     assert run("sessions", "revoke", "anonymous0", "--no-input")[0] == (
-        "Revoked anonymous session anonymous0.\n"
+        f"Revoked anonymous session {sid('anonymous0')}.\n"
     )
 
 
 def test_sessions_revoke_of_a_missing_session_has_nothing_to_do() -> None:
     assert run("sessions", "revoke", "missing000", "--no-input") == (
-        "No live session has this key; nothing to revoke.\n",
+        "No live session has this stored id; nothing to revoke.\n",
         "",
     )
 
@@ -1122,9 +1148,9 @@ def test_sessions_revoke_asks_on_the_terminal(sevens: list[str], store: Store) -
         stdout, stderr = run("sessions", "revoke", "seven00000", stdin=stdin)
 
     assert stderr == (
-        "Revoke session seven00000 of user 7? Type 'yes' to continue, or 'no' to cancel: "
+        f"Revoke session {sid('seven00000')} of user 7? Type 'yes' to continue, or 'no' to cancel: "
     )
-    assert stdout == "Revoked session seven00000 of user 7.\n"
+    assert stdout == f"Revoked session {sid('seven00000')} of user 7.\n"
     assert not store.exists("seven00000")
 
 
@@ -1142,7 +1168,8 @@ def test_sessions_revoke_user_dry_run_lists_the_sessions_it_would_revoke(
     sevens: list[str], store: Store
 ) -> None:
     assert run("sessions", "revoke", "--user-id", "7", "--dry-run")[0] == (
-        "Would revoke 3 sessions of user 7:\n  seven00000\n  seven00001\n  seven00002\n"
+        "Would revoke 3 sessions of user 7:\n"
+        f"  {sid('seven00000')}\n  {sid('seven00001')}\n  {sid('seven00002')}\n"
     )
     assert store.count() == 4
 
@@ -1152,7 +1179,7 @@ def test_sessions_revoke_user_logs_them_out_everywhere_but_the_session_kept(
 ) -> None:
     stdout, _ = run("sessions", "revoke", "--user-id", "7", "--except", "seven00001", "--no-input")
 
-    assert stdout == "Revoked 2 sessions of user 7, keeping seven00001.\n"
+    assert stdout == f"Revoked 2 sessions of user 7, keeping {sid('seven00001')}.\n"
     assert [stored.stored_id for stored in store.user_sessions("7")] == [stored_id("seven00001")]
     assert store.exists("eight00000")
 

@@ -176,7 +176,7 @@ def test_the_management_commands(on_topology: Store) -> None:
 
     assert command("sessions", "count") == "7 live sessions.\n"
     listed = command("sessions", "list", "--user-id", "7")
-    assert all(key[:8] in listed for key in sevens)
+    assert all(stored_id(key) in listed for key in sevens)
     stats = json.loads(command("session_stats", "--json", "--sample", "5"))
     assert (stats["live"], stats["authenticated"], stats["memory"]["sampled"]) == (7, 2, 5)
     command("sessions", "revoke", "--user-id", "7", "--no-input")

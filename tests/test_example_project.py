@@ -33,7 +33,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.test.utils import setup_test_environment
 
-from redis_sessions.store.keys import abbreviated
+from redis_sessions.store.keys import stored_id
 from redis_sessions.store import get_store
 
 setup_test_environment()
@@ -73,7 +73,7 @@ html = response.content.decode()
 print("home", response.status_code, "visits", response.context["visits"])
 print("user", response.context["user"].get_username())
 print("messages", [str(message) for message in response.context["messages"]])
-print("key abbreviated", abbreviated(session_key) in html, session_key in html)
+print("stored id shown", stored_id(session_key) in html, session_key in html)
 print("page", shown_fields(response))
 print("hash", hash_fields(session_key))
 print("colour", store.client.hget(store.redis_key(session_key), "colour").decode())
@@ -99,7 +99,7 @@ WALK_OUTPUT = [
     "home 200 visits 3",
     "user demo",
     "messages [\"Stored 'colour' in the session.\", \"Keys starting with '_' belong to Django.\"]",
-    "key abbreviated True False",
+    "stored id shown True False",
     f"page {LOGGED_IN_FIELDS}",
     f"hash {LOGGED_IN_FIELDS}",
     "colour green",

@@ -20,11 +20,13 @@ from redis_sessions.exceptions import SessionDestroyed
 from redis_sessions.store import scripts
 from redis_sessions.store.codec import FieldCodec
 from redis_sessions.store.drivers import Position
+from redis_sessions.store.keys import stored_id
 from redis_sessions.store.plans import Plans, StoredSession
 from redis_sessions.store.steps import START, Command, Plan, Round, Scan, Scanned, ScriptCall
 
 KEY = "k" * 32
-REDIS_KEY = "sessions:{" + KEY + "}"
+SID = stored_id(KEY)
+REDIS_KEY = "sessions:{" + SID + "}"
 WRONGTYPE = ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
 
 
@@ -81,7 +83,7 @@ def test_a_loaded_hash_gives_the_session_its_user_and_times() -> None:
     played = Played(plans().load(KEY), [fields])
 
     assert played.result == StoredSession(
-        KEY, {"_auth_user_id": "42", "theme": "dark"}, "42", 100, 200, fields
+        SID, {"_auth_user_id": "42", "theme": "dark"}, "42", 100, 200, fields
     )
 
 
@@ -97,7 +99,7 @@ def test_a_tombstone_loads_as_nothing_and_is_logged(caplog: pytest.LogCaptureFix
 
     assert played.result is None
     assert caplog.messages == [
-        "Session kkkkkk... was presented after it was destroyed; it loads empty."
+        f"Session {SID[:6]}... was presented after it was destroyed; it loads empty."
     ]
 
 
@@ -163,7 +165,7 @@ def test_on_one_server_the_create_script_also_keeps_the_user_index() -> None:
     ((call,),) = [round_.steps for round_ in played.rounds]
     assert isinstance(call, ScriptCall)
     assert call.keys == [REDIS_KEY, "sessions:user:{42}"]
-    assert call.args[-2] == KEY
+    assert call.args[-2] == SID
 
 
 def test_on_a_cluster_the_user_index_is_a_second_call_in_the_same_round() -> None:
@@ -328,19 +330,23 @@ def test_user_sessions_drop_index_entries_of_sessions_that_are_no_longer_theirs(
 
     played = Played(
         plans(user_index=True).user_sessions("42"),
-        [[b"aaaaaaaa", b"bbbbbbbb", b"cccccccc"]],
+        [[b"A" * 32, b"B" * 32, b"C" * 32]],
         [mine, theirs, None],
         [2],
     )
 
-    assert [stored.session_key for stored in played.result] == ["aaaaaaaa"]
+    reads = played.rounds[1].steps
+    assert [step.args for step in reads] == [
+        ("HGETALL", f"sessions:{{{letter * 32}}}") for letter in "ABC"
+    ]
+    assert [stored.stored_id for stored in played.result] == ["A" * 32]
     prune = played.rounds[-1].steps[0]
     assert isinstance(prune, ScriptCall)
-    assert prune.args[-2:] == ["bbbbbbbb", "cccccccc"]
+    assert prune.args[-2:] == ["B" * 32, "C" * 32]
 
 
 def test_ttls_read_no_expiry_as_none_and_a_missing_key_as_zero() -> None:
-    played = Played(plans().ttls(["a" * 8, "b" * 8, "c" * 8]), [60, -1, -2])
+    played = Played(plans().ttls(["A" * 32, "B" * 32, "C" * 32]), [60, -1, -2])
 
     assert played.result == [60, None, 0]
 

@@ -335,7 +335,7 @@ class Command(SessionsCommand):
             nothing_done="nothing was revoked",
         )
         # The user id lets the index entry go in the same round trip.
-        if store.destroy(stored.stored_id, user_id=stored.user_id):
+        if store.destroy_id(stored.stored_id, user_id=stored.user_id):
             self.say(f"Revoked {described(stored)}.")
         else:
             self.say("No live session has this stored id; nothing to revoke.")
