@@ -30,8 +30,8 @@ def test_a_manager_built_by_hand_uses_its_own_prefix(
 ) -> None:
     store.create("handmade01", {"a": 1}, 100)
 
-    assert store.redis_key("handmade01") == "app:{handmade01}"
-    assert redis_client.keys("*") == [b"app:{handmade01}"]
+    assert store.redis_key("handmade01") == f"app:{{{stored_id('handmade01')}}}"
+    assert redis_client.keys("*") == [f"app:{{{stored_id('handmade01')}}}".encode()]
 
 
 def test_load_returns_a_stored_session_with_metadata(store: Store) -> None:
