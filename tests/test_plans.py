@@ -28,7 +28,14 @@ REDIS_KEY = "sessions:{" + KEY + "}"
 WRONGTYPE = ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
 
 
-def plans(*, user_index: bool = False, cluster: bool = False, scan_count: int = 3) -> Plans:
+def plans(
+    *,
+    user_index: bool = False,
+    cluster: bool = False,
+    scan_count: int = 3,
+    absolute_ttl: int | None = None,
+    max_bytes: int | None = None,
+) -> Plans:
     return Plans(
         prefix="sessions:",
         codec=FieldCodec(JSONSerializer),
@@ -36,6 +43,8 @@ def plans(*, user_index: bool = False, cluster: bool = False, scan_count: int = 
         scan_count=scan_count,
         user_index=user_index,
         cluster=cluster,
+        absolute_ttl=absolute_ttl,
+        max_bytes=max_bytes,
     )
 
 
@@ -141,7 +150,8 @@ def test_a_create_is_one_acked_script_call_with_the_fields() -> None:
     assert isinstance(call, ScriptCall)
     assert (call.script, call.keys) == (scripts.CREATE, [REDIS_KEY])
     assert call.args[0] == 60
-    assert call.args[2:] == [b"theme", b"dark"]
+    assert call.args[1] == call.args[2]  # created now
+    assert call.args[3:] == [b"theme", b"dark"]
     assert played.result == {b"theme": b"dark"}
 
 
@@ -188,8 +198,8 @@ def test_a_save_sends_only_what_changed_since_the_snapshot() -> None:
 
     ((call,),) = [round_.steps for round_ in played.rounds]
     assert isinstance(call, ScriptCall)
-    ttl, replace, _now, pairs, *rest = call.args
-    assert (ttl, replace, pairs) == (60, "0", 1)
+    ttl, replace, _now, lifetime, pairs, *rest = call.args
+    assert (ttl, replace, lifetime, pairs) == (60, "0", 0, 1)
     assert rest == [b"cart", b"\x00[1,2]", b"gone"]
 
 
@@ -199,7 +209,7 @@ def test_a_save_after_clear_replaces_every_field() -> None:
     ((call,),) = [round_.steps for round_ in played.rounds]
     assert isinstance(call, ScriptCall)
     assert call.args[1] == "1"
-    assert call.args[3:] == [1, b"a", b"b"]
+    assert call.args[4:] == [1, b"a", b"b"]
 
 
 def test_a_save_into_a_destroyed_session_raises_session_destroyed() -> None:
