@@ -57,11 +57,11 @@ def test_an_active_session_ends_at_its_bound_through_the_middleware(
     ada: User, redis_client: redis.Redis
 ) -> None:
     client = Client()
-    with lifetime(2):
+    with lifetime(3):
         client.post("/login/", {"username": "ada", "password": "pw"})
         key = client.cookies[settings.SESSION_COOKIE_NAME].value
         redis_key = get_store().redis_key(key)
-        bound = created(redis_client, key) + 2
+        bound = created(redis_client, key) + 3
         counts = []
         while time.time() < bound - 0.3:
             counts.append(client.get("/counter/").json()["count"])
