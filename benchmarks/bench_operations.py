@@ -252,7 +252,7 @@ class ScriptFloorBench(Bench):
 
     def create(self, item: Any) -> str:
         now = int(time.time())
-        self.client.evalsha(self.scripts.CREATE.sha, 1, item, self.ttl, now, *self.fields)
+        self.client.evalsha(self.scripts.CREATE.sha, 1, item, self.ttl, now, now, *self.fields)
         return str(item)
 
     def load(self, key: str) -> Any:
@@ -263,7 +263,7 @@ class ScriptFloorBench(Bench):
         self.client.hgetall(key)
         ((name, value),) = self.changed.items()
         now = int(time.time())
-        self.client.evalsha(self.scripts.UPDATE.sha, 1, key, self.ttl, "0", now, 1, name, value)
+        self.client.evalsha(self.scripts.UPDATE.sha, 1, key, self.ttl, "0", now, 0, 1, name, value)
 
     def delete(self, key: str) -> None:
         self.client.evalsha(self.scripts.DESTROY.sha, 1, key, 300, int(time.time()), "")

@@ -146,6 +146,19 @@ def check_settings(
                     id=f"redis_sessions.{error_id}",
                 )
             )
+    for name, example, error_id in (
+        ("ABSOLUTE_TTL", "28800 ends every session 8 hours after it began", "E023"),
+        ("MAX_SESSION_BYTES", f"The default is {DEFAULTS['MAX_SESSION_BYTES']}", "E024"),
+    ):
+        if values[name] is not None and not _is_positive_int(values[name]):
+            errors.append(
+                Error(
+                    f"REDIS_SESSIONS[{name!r}] must be a positive integer or None, "
+                    f"not {values[name]!r}.",
+                    hint=f"{example}; None turns it off.",
+                    id=f"redis_sessions.{error_id}",
+                )
+            )
     for name in ("SOCKET_CONNECT_TIMEOUT", "SOCKET_TIMEOUT"):
         if not _is_timeout(values[name]):
             errors.append(

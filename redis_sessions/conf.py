@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "SOCKET_TIMEOUT": 2.0,
     "REVOKE_ON_PASSWORD_CHANGE": False,
     "USER_INDEX": False,
+    "ABSOLUTE_TTL": None,
+    "MAX_SESSION_BYTES": 65536,
     "USERNAME": None,
     "PASSWORD": None,
     "TLS_CA_CERTS": None,
@@ -88,6 +90,14 @@ class Settings:
     @property
     def USER_INDEX(self) -> bool:
         return self._get("USER_INDEX")  # type: ignore[no-any-return]
+
+    @property
+    def ABSOLUTE_TTL(self) -> int | None:
+        return self._get("ABSOLUTE_TTL")  # type: ignore[no-any-return]
+
+    @property
+    def MAX_SESSION_BYTES(self) -> int | None:
+        return self._get("MAX_SESSION_BYTES")  # type: ignore[no-any-return]
 
     @property
     def USERNAME(self) -> str | None:

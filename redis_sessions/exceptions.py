@@ -29,3 +29,14 @@ class SessionDestroyed(UpdateError, RedisSessionsError):
     A subclass of Django's ``UpdateError``, which the session middleware turns
     into ``SessionInterrupted``.
     """
+
+
+class SessionTooLarge(RedisSessionsError, ValueError):
+    """A save was refused because the session would exceed ``MAX_SESSION_BYTES``.
+
+    Nothing was written: the session in Redis stays as it was. It is not an
+    ``UpdateError``, so Django's session middleware lets it through and the
+    request fails with a server error, as for any other bug in the view that
+    filled the session. The message names the size, the limit and the largest
+    keys of the session (never their values).
+    """

@@ -221,10 +221,16 @@ class SessionStore(SessionBase):
             self.create()
             return
         old_user_id = self._loaded_user_id(old_key)
+        created = self._kept_creation(old_user_id)
         new_key = self._session_key = new_session_key()
         try:
             self._snapshot = self.store.cycle(
-                old_key, new_key, data, self.get_expiry_age(), old_user_id=old_user_id
+                old_key,
+                new_key,
+                data,
+                self.get_expiry_age(),
+                old_user_id=old_user_id,
+                created=created,
             )
         except CreateError:
             # The old session is gone all the same; keep the data under a new key.
@@ -238,15 +244,30 @@ class SessionStore(SessionBase):
             await self.acreate()
             return
         old_user_id = self._loaded_user_id(old_key)
+        created = self._kept_creation(old_user_id)
         new_key = self._session_key = new_session_key()
         ttl = await self.aget_expiry_age()
         try:
             self._snapshot = await self.store.acycle(
-                old_key, new_key, data, ttl, old_user_id=old_user_id
+                old_key, new_key, data, ttl, old_user_id=old_user_id, created=created
             )
         except CreateError:
             await self.acreate()
         self._cycled(data)
+
+    def _kept_creation(self, old_user_id: str | None) -> int | None:
+        """The creation time the new key keeps: the old session's, if it held a user.
+
+        Django cycles the key of an anonymous session as it logs a user in:
+        that starts a new session, whose absolute lifetime (``ABSOLUTE_TTL``)
+        starts anew. A session that holds a user already (its password changed,
+        and ``update_session_auth_hash()`` cycles it) keeps its creation time,
+        so that no change of key lengthens it. None: the new session starts now.
+        """
+        if old_user_id is None or not self._snapshot:
+            return None
+        created = self._snapshot.get(codec.CREATED)
+        return None if created is None else int(created)
 
     def _cycled(self, data: dict[str, Any]) -> None:
         # As SessionBase.cycle_key does: the data stays this store's session.

@@ -87,6 +87,11 @@ def test_leaving_redis_sessions_out_passes() -> None:
         ({"MIN_REPLICAS_ACK": "1"}, ["redis_sessions.E018"]),
         ({"REPLICAS_ACK_TIMEOUT": 0}, ["redis_sessions.E019"]),
         ({"REPLICAS_ACK_TIMEOUT": "1"}, ["redis_sessions.E019"]),
+        ({"ABSOLUTE_TTL": 0}, ["redis_sessions.E023"]),
+        ({"ABSOLUTE_TTL": 3600.0}, ["redis_sessions.E023"]),
+        ({"ABSOLUTE_TTL": True}, ["redis_sessions.E023"]),
+        ({"MAX_SESSION_BYTES": -1}, ["redis_sessions.E024"]),
+        ({"MAX_SESSION_BYTES": "64k"}, ["redis_sessions.E024"]),
         (
             {"MIN_REPLICAS_ACK": None, "REPLICAS_ACK_TIMEOUT": -1.0},
             ["redis_sessions.E018", "redis_sessions.E019"],
@@ -109,6 +114,8 @@ def test_each_bad_value_has_its_own_check_id(value: Any, expected: list[str]) ->
         {"URL": "unix:///run/redis.sock?db=2"},
         {"SOCKET_TIMEOUT": None, "SOCKET_CONNECT_TIMEOUT": 0.5},
         {"PREFIX": ""},
+        {"ABSOLUTE_TTL": 28800, "MAX_SESSION_BYTES": None},
+        {"ABSOLUTE_TTL": None, "MAX_SESSION_BYTES": 1},
         {"REVOKE_ON_PASSWORD_CHANGE": True, "USER_INDEX": True},
         {"URL": "rediss://h", "TLS_CA_CERTS": __file__, "TLS_CHECK_HOSTNAME": False},
         {"URL": "redis:///0", "SENTINELS": ["h1:26379", ("h2", 26379)], "SENTINEL_SERVICE": "s"},
@@ -468,7 +475,8 @@ def settings_messages(**overrides: Any) -> list[CheckMessage]:
             {"WHATEVER": 1},
             "The keys are: URL, CACHE_ALIAS, PREFIX, SCAN_COUNT, TOMBSTONE_TTL, "
             "SOCKET_CONNECT_TIMEOUT, SOCKET_TIMEOUT, REVOKE_ON_PASSWORD_CHANGE, USER_INDEX, "
-            "USERNAME, PASSWORD, TLS_CA_CERTS, TLS_CERTFILE, TLS_KEYFILE, TLS_CHECK_HOSTNAME, "
+            "ABSOLUTE_TTL, MAX_SESSION_BYTES, USERNAME, PASSWORD, TLS_CA_CERTS, TLS_CERTFILE, "
+            "TLS_KEYFILE, TLS_CHECK_HOSTNAME, "
             "SENTINELS, SENTINEL_SERVICE, SENTINEL_USERNAME, SENTINEL_PASSWORD, SENTINEL_TLS, "
             "CLUSTER_NODES, MIN_REPLICAS_ACK, REPLICAS_ACK_TIMEOUT.",
         ),
@@ -675,3 +683,21 @@ def test_a_wrong_password_gets_e010_saying_it_was_refused(
         "The server refused the user name or password given: check URL, USERNAME and PASSWORD."
     )
     assert "the-wrong-one" not in message.msg
+
+
+def test_e023_and_e024_say_what_the_limits_take() -> None:
+    lifetime, size = settings_messages(
+        REDIS_SESSIONS={"ABSOLUTE_TTL": "8h", "MAX_SESSION_BYTES": 0}
+    )
+
+    assert lifetime.id == "redis_sessions.E023"
+    assert (
+        lifetime.msg
+        == "REDIS_SESSIONS['ABSOLUTE_TTL'] must be a positive integer or None, not '8h'."
+    )
+    assert lifetime.hint == "28800 ends every session 8 hours after it began; None turns it off."
+    assert size.id == "redis_sessions.E024"
+    assert (
+        size.msg == "REDIS_SESSIONS['MAX_SESSION_BYTES'] must be a positive integer or None, not 0."
+    )
+    assert size.hint == "The default is 65536; None turns it off."

@@ -8,6 +8,7 @@ rest of the suite runs the same plans on real servers and topologies.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +17,7 @@ from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.signing import JSONSerializer
 from redis.exceptions import ResponseError
 
-from redis_sessions.exceptions import SessionDestroyed
+from redis_sessions.exceptions import SessionDestroyed, SessionTooLarge
 from redis_sessions.store import scripts
 from redis_sessions.store.codec import FieldCodec
 from redis_sessions.store.drivers import Position
@@ -30,7 +31,14 @@ REDIS_KEY = "sessions:{" + SID + "}"
 WRONGTYPE = ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value")
 
 
-def plans(*, user_index: bool = False, cluster: bool = False, scan_count: int = 3) -> Plans:
+def plans(
+    *,
+    user_index: bool = False,
+    cluster: bool = False,
+    scan_count: int = 3,
+    absolute_ttl: int | None = None,
+    max_bytes: int | None = None,
+) -> Plans:
     return Plans(
         prefix="sessions:",
         codec=FieldCodec(JSONSerializer),
@@ -38,6 +46,8 @@ def plans(*, user_index: bool = False, cluster: bool = False, scan_count: int = 
         scan_count=scan_count,
         user_index=user_index,
         cluster=cluster,
+        absolute_ttl=absolute_ttl,
+        max_bytes=max_bytes,
     )
 
 
@@ -143,7 +153,8 @@ def test_a_create_is_one_acked_script_call_with_the_fields() -> None:
     assert isinstance(call, ScriptCall)
     assert (call.script, call.keys) == (scripts.CREATE, [REDIS_KEY])
     assert call.args[0] == 60
-    assert call.args[2:] == [b"theme", b"dark"]
+    assert call.args[1] == call.args[2]  # created now
+    assert call.args[3:] == [b"theme", b"dark"]
     assert played.result == {b"theme": b"dark"}
 
 
@@ -190,8 +201,8 @@ def test_a_save_sends_only_what_changed_since_the_snapshot() -> None:
 
     ((call,),) = [round_.steps for round_ in played.rounds]
     assert isinstance(call, ScriptCall)
-    ttl, replace, _now, pairs, *rest = call.args
-    assert (ttl, replace, pairs) == (60, "0", 1)
+    ttl, replace, _now, lifetime, pairs, *rest = call.args
+    assert (ttl, replace, lifetime, pairs) == (60, "0", 0, 1)
     assert rest == [b"cart", b"\x00[1,2]", b"gone"]
 
 
@@ -201,7 +212,7 @@ def test_a_save_after_clear_replaces_every_field() -> None:
     ((call,),) = [round_.steps for round_ in played.rounds]
     assert isinstance(call, ScriptCall)
     assert call.args[1] == "1"
-    assert call.args[3:] == [1, b"a", b"b"]
+    assert call.args[4:] == [1, b"a", b"b"]
 
 
 def test_a_save_into_a_destroyed_session_raises_session_destroyed() -> None:
@@ -370,3 +381,45 @@ def test_a_walk_goes_on_to_the_next_primary_and_ends_after_the_last() -> None:
     assert Position(0, 0).after(12, 3) == "12"
     assert Position(0, 12).after(0, 3) == "1.0"
     assert Position(2, 4).after(0, 3) == START
+
+
+# limits
+
+
+def test_a_session_above_max_bytes_raises_before_any_round() -> None:
+    for plan in (
+        plans(max_bytes=10).create(KEY, {"notes": "n" * 10}, 60),
+        plans(max_bytes=10).save(KEY, {"notes": "n" * 10}, 60),
+        plans(max_bytes=10).cycle(KEY, "n" * 32, {"notes": "n" * 10}, 60),
+    ):
+        with pytest.raises(SessionTooLarge) as raised:
+            next(plan)
+
+        assert str(raised.value) == (
+            "The session would take 15 bytes, more than MAX_SESSION_BYTES (10); its largest "
+            "keys: 'notes' (15 bytes). Nothing was saved."
+        )
+
+
+def test_the_absolute_lifetime_caps_a_create_and_rides_with_saves_and_touches() -> None:
+    now = int(time.time())
+    create = Played(plans(absolute_ttl=30).create(KEY, {"a": 1}, 60), [1])
+    kept = Played(plans(absolute_ttl=30).cycle(KEY, "n" * 32, {}, 60, created=now - 25), [1, 1])
+    over = Played(plans(absolute_ttl=30).cycle(KEY, "n" * 32, {}, 60, created=now - 30), [1])
+    save = Played(plans(absolute_ttl=30).save(KEY, {"a": 1}, 60), [1])
+    touch = Played(plans(absolute_ttl=30).touch(KEY, 60), [1])
+
+    assert create.rounds[0].steps[0].args[0] == 30
+    assert kept.rounds[0].steps[0].args[0] in (4, 5)
+    assert kept.rounds[0].steps[0].args[2] == now - 25
+    assert [step.script for step in over.rounds[0].steps] == [scripts.DESTROY]  # type: ignore[union-attr]
+    assert save.rounds[0].steps[0].args[3] == 30
+    assert touch.rounds[0].steps[0].args[-1] == 30
+
+
+def test_a_stored_session_past_its_absolute_lifetime_is_none() -> None:
+    now = int(time.time())
+
+    assert plans(absolute_ttl=30).stored(KEY, {b"#c": str(now - 30).encode()}) is None
+    assert plans(absolute_ttl=30).stored(KEY, {b"#c": str(now - 28).encode()}) is not None
+    assert plans().stored(KEY, {b"#c": b"1"}) is not None

@@ -68,6 +68,8 @@ class Store:
         user_index: bool = DEFAULTS["USER_INDEX"],
         min_replicas_ack: int = DEFAULTS["MIN_REPLICAS_ACK"],
         replicas_ack_timeout: float = DEFAULTS["REPLICAS_ACK_TIMEOUT"],
+        absolute_ttl: int | None = DEFAULTS["ABSOLUTE_TTL"],
+        max_session_bytes: int | None = DEFAULTS["MAX_SESSION_BYTES"],
     ) -> None:
         self.client = client
         self.owns_client = owns_client
@@ -78,6 +80,8 @@ class Store:
             scan_count=scan_count,
             user_index=user_index,
             cluster=is_cluster(client),
+            absolute_ttl=absolute_ttl,
+            max_bytes=max_session_bytes,
         )
         if async_client_factory is None:
             if not isinstance(client, Redis):
@@ -105,6 +109,8 @@ class Store:
             user_index=conf.USER_INDEX,
             min_replicas_ack=conf.MIN_REPLICAS_ACK,
             replicas_ack_timeout=conf.REPLICAS_ACK_TIMEOUT,
+            absolute_ttl=conf.ABSOLUTE_TTL,
+            max_session_bytes=conf.MAX_SESSION_BYTES,
         )
 
     def __repr__(self) -> str:
@@ -239,8 +245,11 @@ class Store:
         ttl: int,
         *,
         old_user_id: str | None = None,
+        created: int | None = None,
     ) -> Fields:
-        plan = self.plans.cycle(old_key, new_key, data, ttl, old_user_id=old_user_id)
+        plan = self.plans.cycle(
+            old_key, new_key, data, ttl, old_user_id=old_user_id, created=created
+        )
         return self.driver.run(plan)
 
     async def acycle(
@@ -251,8 +260,11 @@ class Store:
         ttl: int,
         *,
         old_user_id: str | None = None,
+        created: int | None = None,
     ) -> Fields:
-        plan = self.plans.cycle(old_key, new_key, data, ttl, old_user_id=old_user_id)
+        plan = self.plans.cycle(
+            old_key, new_key, data, ttl, old_user_id=old_user_id, created=created
+        )
         return await self.adriver.run(plan)
 
     def touch(self, session_key: str, ttl: int) -> bool:

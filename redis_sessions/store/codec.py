@@ -175,6 +175,15 @@ class FieldCodec:
         raise CorruptSession("a value without the serializer's tag")
 
 
+def key_of(name: bytes) -> str | None:
+    """The session key that field ``name`` stores; None for the engine's own metadata."""
+    if name[:2] == b"##":
+        return name[1:].decode(errors="backslashreplace")
+    if name[:1] == b"#":
+        return _ALIASED.get(name)
+    return name.decode(errors="backslashreplace")
+
+
 def changes(
     new: Mapping[bytes, bytes], old: Mapping[bytes, bytes]
 ) -> tuple[list[bytes], list[bytes]]:

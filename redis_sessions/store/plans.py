@@ -5,7 +5,8 @@ to send and reads their replies; it never touches a socket. The sync and
 asyncio drivers of :mod:`redis_sessions.store.drivers` run the same plans, so
 each rule here holds for both. :class:`Plans` holds what the rules depend on
 (the prefix, the codec, the tombstone's lifetime, whether users' sessions are
-indexed, whether the server is a cluster).
+indexed, whether the server is a cluster, the sessions' absolute lifetime and
+size limit).
 
 One session at a time: load, exists, create, save, destroy, cycle, touch,
 set; each is one round trip. Many sessions at a time: a walk of SCAN batches
@@ -26,7 +27,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 from redis.exceptions import ResponseError
 
-from redis_sessions.exceptions import SessionDestroyed
+from redis_sessions.exceptions import SessionDestroyed, SessionTooLarge
 from redis_sessions.store import codec, scripts
 from redis_sessions.store.codec import CorruptSession, FieldCodec, Fields
 from redis_sessions.store.keys import abbreviated, glob_escape, is_stored_id, stored_id
@@ -117,6 +118,8 @@ class Plans:
         scan_count: int,
         user_index: bool,
         cluster: bool,
+        absolute_ttl: int | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         self.prefix = prefix
         self.codec = codec
@@ -128,6 +131,11 @@ class Plans:
         #: key: the user index is then written by a call of its own, in the
         #: same round trip as the session's script.
         self.cluster = cluster
+        #: Seconds after its creation (``#c``) at which a session ends, however
+        #: active; None for no such bound.
+        self.absolute_ttl = absolute_ttl
+        #: The most bytes the fields of a session may take; None for no limit.
+        self.max_bytes = max_bytes
         # What session keys and index keys start with, to tell them apart in
         # a SCAN batch of the whole prefix.
         self.session_head = f"{prefix}{{".encode()
@@ -216,6 +224,10 @@ class Plans:
             if not quiet:
                 self.suspicious(stored_id, str(exc))
             return None
+        if self.ended(created_at, int(time.time())):
+            # Past its absolute lifetime: Redis expires it within the second,
+            # or with the next save or touch.
+            return None
         user_id = hash_.get(codec.USER_ID)
         return StoredSession(
             stored_id,
@@ -224,6 +236,34 @@ class Plans:
             created_at,
             saved_at,
             fields,
+        )
+
+    def ended(self, created: int, now: int) -> bool:
+        """Whether a session created at ``created`` is past its absolute lifetime at ``now``."""
+        return self.absolute_ttl is not None and created + self.absolute_ttl <= now
+
+    def check_size(self, fields: Fields) -> None:
+        """Raise :class:`~redis_sessions.exceptions.SessionTooLarge` if ``fields`` exceed the limit.
+
+        The size is that of the names and values of ``fields``, the hash's
+        fields but its two timestamps; the message names the three keys of the
+        session whose fields take the most, never their values.
+        """
+        if self.max_bytes is None:
+            return
+        size = sum(len(name) + len(value) for name, value in fields.items())
+        if size <= self.max_bytes:
+            return
+        by_key = [
+            (len(name) + len(value), key)
+            for name, value in fields.items()
+            if (key := codec.key_of(name)) is not None
+        ]
+        by_key.sort(key=lambda pair: (-pair[0], pair[1]))
+        largest = ", ".join(f"{key!r} ({taken} bytes)" for taken, key in by_key[:3])
+        raise SessionTooLarge(
+            f"The session would take {size} bytes, more than MAX_SESSION_BYTES "
+            f"({self.max_bytes}); its largest keys: {largest}. Nothing was saved."
         )
 
     @staticmethod
@@ -284,23 +324,28 @@ class Plans:
         return fields
 
     def _create_steps(
-        self, stored_id: str, data: Mapping[str, Any], ttl: int
+        self, stored_id: str, data: Mapping[str, Any], ttl: int, created: int | None = None
     ) -> tuple[Fields, list[Step]]:
         fields = self.codec.encode(data)
         ttl = int(ttl)
-        if ttl <= 0:
-            # It would expire at once: nothing to keep, nothing to send.
-            return fields, []
         now = int(time.time())
+        created = now if created is None else int(created)
+        if self.absolute_ttl is not None:
+            ttl = min(ttl, created + self.absolute_ttl - now)
+        if ttl <= 0:
+            # It would expire at once, or is past its absolute lifetime:
+            # nothing to keep, nothing to send.
+            return fields, []
         user_id = fields.get(codec.USER_ID)
         score: int | None = None
         if user_id is not None and self.user_index:
             score = _index_score(now, ttl)
             fields[codec.INDEXED] = str(score).encode()
+        self.check_size(fields)
         call = ScriptCall(
             scripts.CREATE,
             [self.id_key(stored_id)],
-            [ttl, now, *chain.from_iterable(fields.items())],
+            [ttl, now, created, *chain.from_iterable(fields.items())],
         )
         if user_id is None or score is None:
             return fields, [call]
@@ -360,6 +405,8 @@ class Plans:
                 fields[codec.INDEXED] = str(score).encode()
             else:
                 fields[codec.INDEXED] = snapshot[codec.INDEXED]
+        if ttl > 0:
+            self.check_size(fields)
         # An entry the session leaves behind in another user's index (it changed
         # hands, or lost its user) stays until it expires: reads check each
         # entry against its session, and never act on one that is not theirs.
@@ -368,7 +415,16 @@ class Plans:
             to_delete: list[bytes] = []
         else:
             to_set, to_delete = codec.changes(fields, snapshot)
-        args: list[Any] = [ttl, "1" if replace else "0", now, len(to_set) // 2, *to_set, *to_delete]
+        lifetime = self.absolute_ttl or 0
+        args: list[Any] = [
+            ttl,
+            "1" if replace else "0",
+            now,
+            lifetime,
+            len(to_set) // 2,
+            *to_set,
+            *to_delete,
+        ]
         call = ScriptCall(scripts.UPDATE, [self.id_key(stored_id)], args)
         if user_id is None or score is None:
             return fields, [call]
@@ -408,15 +464,19 @@ class Plans:
         ttl: int,
         *,
         old_user_id: str | None = None,
+        created: int | None = None,
     ) -> Plan[Fields]:
         """Create ``new_key`` with ``data`` and destroy ``old_key``, in one round trip.
 
-        Raises ``CreateError`` if ``new_key`` is taken; ``old_key`` is destroyed
-        all the same, so the caller creates the data under another key.
+        ``created`` is the creation time the new session keeps (the old one's,
+        so that its absolute lifetime runs on), or None for now. Raises
+        ``CreateError`` if ``new_key`` is taken; ``old_key`` is destroyed all
+        the same, so the caller creates the data under another key.
         """
-        # The create (none if the TTL is over) and then the destroy, each
-        # moving its user's index entry. The create's reply comes first.
-        fields, steps = self._create_steps(stored_id(new_key), data, ttl)
+        # The create (none if the TTL or the absolute lifetime is over) and then
+        # the destroy, each moving its user's index entry. The create's reply
+        # comes first.
+        fields, steps = self._create_steps(stored_id(new_key), data, ttl, created)
         creates = bool(steps)
         steps += self._destroy_steps(stored_id(old_key), old_user_id)
         replies = yield Round(steps, "cycle a session key", acked=True)
@@ -436,7 +496,8 @@ class Plans:
         now = int(time.time())
         score = _index_score(now, ttl)
         # Without the index, the script records no score and never asks for a move.
-        args: list[Any] = [ttl, now + ttl, score if self.user_index else ""]
+        lifetime = self.absolute_ttl or 0
+        args: list[Any] = [ttl, now + ttl, score if self.user_index else "", now, lifetime]
         sid = stored_id(session_key)
         call = ScriptCall(scripts.TOUCH, [self.id_key(sid)], args)
         touched = (yield Round([call], "touch a session", acked=True))[0]
