@@ -60,6 +60,7 @@ from redis_sessions.admin.references import open_reference, reference
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.models import Session
 from redis_sessions.store import Store, StoredSession, get_store
+from redis_sessions.store.ended import ADMIN
 from redis_sessions.store.keys import ABBREVIATED_LENGTH, abbreviated
 
 logger = logging.getLogger("redis_sessions")
@@ -397,7 +398,7 @@ class SessionAdmin(_ModelAdmin):
         short_key = abbreviated(session.session_key)
         if request.method == "POST":
             # The user id lets the index entry go in the same round trip.
-            if store.destroy(session.session_key, user_id=session.user_id):
+            if store.destroy(session.session_key, user_id=session.user_id, reason=ADMIN):
                 logger.info(
                     "%s ended session %s (user %s) in the admin.",
                     _actor(request),
@@ -428,7 +429,7 @@ class SessionAdmin(_ModelAdmin):
             raise PermissionDenied
         store = get_store()
         if request.method == "POST":
-            ended = store.destroy_user_sessions(user_id)
+            ended = store.destroy_user_sessions(user_id, reason=ADMIN)
             logger.info(
                 "%s ended %d session(s) of user %s in the admin.",
                 _actor(request),

@@ -29,7 +29,8 @@ from redis.exceptions import ResponseError
 from redis_sessions.exceptions import SessionDestroyed
 from redis_sessions.store import codec, scripts
 from redis_sessions.store.codec import CorruptSession, FieldCodec, Fields
-from redis_sessions.store.keys import abbreviated, glob_escape, redis_key
+from redis_sessions.store.ended import CYCLE, REVOKE, Ended, check_reason, read_tombstone
+from redis_sessions.store.keys import abbreviated, glob_escape, redis_key, stored_id
 from redis_sessions.store.stats import SessionStats, StatsCollector
 from redis_sessions.store.steps import (
     START,
@@ -189,10 +190,7 @@ class Plans:
             if quiet:
                 return None
             if codec.DESTROYED in hash_:
-                logger.info(
-                    "Session %s was presented after it was destroyed; it loads empty.",
-                    abbreviated(session_key),
-                )
+                self.ended(session_key, hash_)
             else:
                 self.suspicious(session_key, "it has no creation time")
             return None
@@ -215,6 +213,20 @@ class Plans:
         )
 
     @staticmethod
+    def ended(session_key: str, fields: Mapping[bytes, bytes]) -> Ended:
+        """Read a tombstone that a request presented, and log it at INFO.
+
+        The log names the session by an abbreviation of its stored id, never by
+        its key.
+        """
+        ended = read_tombstone(stored_id(session_key), fields)
+        logger.info(
+            "Session %s was presented after it was destroyed; it loads empty.",
+            abbreviated(ended.stored_id),
+        )
+        return ended
+
+    @staticmethod
     def suspicious(session_key: str, reason: str) -> None:
         security_logger.warning(
             "Session %s holds data this engine did not write (%s); it loads empty and "
@@ -233,6 +245,14 @@ class Plans:
         the last is logged on ``django.security.SuspiciousSession``. A load never
         writes anything.
         """
+        found = yield from self.presented(session_key)
+        return found if isinstance(found, StoredSession) else None
+
+    def presented(self, session_key: str) -> Plan[StoredSession | Ended | None]:
+        """What a request that presents ``session_key`` finds: as :meth:`load`,
+        but a destroyed session whose tombstone still lives gives the
+        :class:`~redis_sessions.store.ended.Ended` record of it (logged at INFO).
+        """
         fields = _single(
             (
                 yield Round(
@@ -245,6 +265,8 @@ class Plans:
         if isinstance(fields, ResponseError):
             self.suspicious(session_key, "it is not a hash")
             return None
+        if isinstance(fields, dict) and codec.CREATED not in fields and codec.DESTROYED in fields:
+            return self.ended(session_key, fields)
         return self.stored(session_key, fields)
 
     def exists(self, session_key: str) -> Plan[bool]:
@@ -357,27 +379,35 @@ class Plans:
             return fields, [call]
         return fields, self._keep_index(call, user_id, now, session_key, score)
 
-    def destroy(self, session_key: str, *, user_id: str | None = None) -> Plan[bool]:
+    def destroy(
+        self, session_key: str, *, user_id: str | None = None, reason: str = REVOKE
+    ) -> Plan[bool]:
         """Replace a live session by a tombstone that lives ``tombstone_ttl`` seconds.
 
         ``user_id``, when the caller knows whose session it is, takes the entry
-        out of that user's index in the same round trip. Returns whether a live
-        session was there.
+        out of that user's index in the same round trip. ``reason``, a short
+        code (see :mod:`redis_sessions.store.ended`), is kept in the tombstone
+        with the time and the session's user id, for a request that presents
+        the key later. Returns whether a live session was there.
         """
-        replies = yield Round(self._destroy_steps(session_key, user_id), "destroy a session", True)
+        steps = self._destroy_steps(session_key, user_id, check_reason(reason))
+        replies = yield Round(steps, "destroy a session", True)
         return bool(replies[0] != 0)
 
-    def _destroy_steps(self, session_key: str, user_id: str | None) -> list[Step]:
+    def _destroy_steps(self, session_key: str, user_id: str | None, reason: str) -> list[Step]:
         # Without the user id, the entry in that user's index stays until it
         # expires: reads check each entry against its session.
-        call = self._destroy_call(session_key)
+        call = self._destroy_call(session_key, reason)
         if user_id is None or not self.user_index:
             return [call]
         return self._keep_index(call, user_id, int(time.time()), session_key, None)
 
-    def _destroy_call(self, session_key: str | bytes, *, only_of: str = "") -> ScriptCall:
+    def _destroy_call(
+        self, session_key: str | bytes, reason: str, *, only_of: str = ""
+    ) -> ScriptCall:
         key = self.redis_key(session_key) if isinstance(session_key, str) else session_key
-        return ScriptCall(scripts.DESTROY, [key], [self.tombstone_ttl, int(time.time()), only_of])
+        args: list[Any] = [self.tombstone_ttl, int(time.time()), only_of, reason]
+        return ScriptCall(scripts.DESTROY, [key], args)
 
     def cycle(
         self,
@@ -391,13 +421,14 @@ class Plans:
         """Create ``new_key`` with ``data`` and destroy ``old_key``, in one round trip.
 
         Raises ``CreateError`` if ``new_key`` is taken; ``old_key`` is destroyed
-        all the same, so the caller creates the data under another key.
+        all the same, so the caller creates the data under another key. The
+        tombstone of ``old_key`` gives the reason ``cycle``.
         """
         # The create (none if the TTL is over) and then the destroy, each
         # moving its user's index entry. The create's reply comes first.
         fields, steps = self._create_steps(new_key, data, ttl)
         creates = bool(steps)
-        steps += self._destroy_steps(old_key, old_user_id)
+        steps += self._destroy_steps(old_key, old_user_id, CYCLE)
         replies = yield Round(steps, "cycle a session key", acked=True)
         if creates and replies[0] != 1:
             raise CreateError
@@ -693,18 +724,22 @@ class Plans:
         yield from self.walk(self.session_pattern(), each)
         return found
 
-    def destroy_user_sessions(self, user_id: str, *, keep: str | None = None) -> Plan[int]:
+    def destroy_user_sessions(
+        self, user_id: str, *, keep: str | None = None, reason: str = REVOKE
+    ) -> Plan[int]:
         """Destroy every session of ``user_id`` but ``keep``, in one more round trip.
 
-        Returns how many live sessions were destroyed: "log out everywhere".
+        Each tombstone keeps ``reason``, as :meth:`destroy`'s do. Returns how
+        many live sessions were destroyed: "log out everywhere".
         """
+        check_reason(reason)
         now = int(time.time())
         keys = [key for key in (yield from self._user_session_keys(user_id, now)) if key != keep]
         if not keys:
             return 0
         # Only sessions that are still this user's: an entry whose session
         # changed hands meanwhile is not acted on.
-        steps: list[Step] = [self._destroy_call(key, only_of=user_id) for key in keys]
+        steps: list[Step] = [self._destroy_call(key, reason, only_of=user_id) for key in keys]
         if self.user_index:
             steps.append(self._index_call(user_id, now, remove=keys))
         replies = yield Round(steps, "destroy sessions", acked=True)

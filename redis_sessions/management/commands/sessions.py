@@ -47,6 +47,7 @@ from redis_sessions.management.base import (
     zone,
 )
 from redis_sessions.store import StoredSession
+from redis_sessions.store.ended import REVOKE
 
 
 def described(stored: StoredSession) -> str:
@@ -332,7 +333,7 @@ class Command(SessionsCommand):
             nothing_done="nothing was revoked",
         )
         # The user id lets the index entry go in the same round trip.
-        if store.destroy(stored.session_key, user_id=stored.user_id):
+        if store.destroy(stored.session_key, user_id=stored.user_id, reason=REVOKE):
             self.say(f"Revoked {described(stored)}.")
         else:
             self.say("No live session has this key; nothing to revoke.")
@@ -359,7 +360,7 @@ class Command(SessionsCommand):
             interactive=interactive,
             nothing_done="nothing was revoked",
         )
-        revoked = store.destroy_user_sessions(user.user_id, keep=kept)
+        revoked = store.destroy_user_sessions(user.user_id, keep=kept, reason=REVOKE)
         self.say(f"Revoked {plural(revoked, 'session')} of user {user.label}{but}.")
 
     @staticmethod
