@@ -263,7 +263,8 @@ def test_a_destroy_gives_its_reason_to_the_script_revoke_unless_told() -> None:
     (default,) = Played(plans().destroy(KEY), [1]).rounds[0].steps
     (logout,) = Played(plans().destroy(KEY, reason="logout"), [1]).rounds[0].steps
 
-    assert isinstance(default, ScriptCall) and isinstance(logout, ScriptCall)
+    assert isinstance(default, ScriptCall)
+    assert isinstance(logout, ScriptCall)
     assert (default.args[3], logout.args[3]) == ("revoke", "logout")
 
 
@@ -279,7 +280,8 @@ def test_a_cycle_destroys_the_old_key_for_the_reason_cycle() -> None:
     played = Played(plans().cycle(KEY, "n" * 32, {"a": 1}, 60), [1, 1])
 
     destroy = played.rounds[0].steps[1]
-    assert isinstance(destroy, ScriptCall) and destroy.args[3] == "cycle"
+    assert isinstance(destroy, ScriptCall)
+    assert destroy.args[3] == "cycle"
 
 
 def test_a_cycle_creates_then_destroys_in_one_round() -> None:
