@@ -316,6 +316,19 @@ def test_a_tombstone_holds_three_short_fields(ada: User, redis_client: redis.Red
     assert redis_client.object("encoding", get_store().redis_key(key)) == b"listpack"
 
 
+@pytest.mark.parametrize("reason", ["logout", "password"])
+def test_a_tombstone_takes_at_most_160_bytes(reason: str, redis_client: redis.Redis) -> None:
+    store = get_store()
+    key = "tomb" * 8
+    store.create(key, {"_auth_user_id": "1234567890", "_auth_user_hash": "h" * 64}, 3600)
+    store.destroy(key, user_id="1234567890", reason=reason)
+
+    usage = redis_client.memory_usage(store.redis_key(key))
+
+    assert usage is not None
+    assert usage <= 160
+
+
 # The async path: async views on Django's AsyncClient, with an engine that
 # fails any sync session I/O.
 
