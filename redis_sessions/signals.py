@@ -21,8 +21,9 @@ logger = logging.getLogger("redis_sessions")
 
 #: Sent when a request presents the key of a session that ended less than
 #: ``TOMBSTONE_TTL`` seconds ago: that cookie may have been stolen. Sent by
-#: the session engine's load, at most once per request, with ``sender`` the
-#: engine's ``SessionStore`` class and these arguments:
+#: the session's first load, so at most once per request, with ``sender`` the
+#: session's class (the engine's ``SessionStore``, or a site's subclass of it)
+#: and these arguments:
 #:
 #: * ``stored_id``: the stored id of the session's key
 #:   (:func:`redis_sessions.store.keys.stored_id`), never the key itself;
