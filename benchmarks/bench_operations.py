@@ -266,7 +266,7 @@ class ScriptFloorBench(Bench):
         self.client.evalsha(self.scripts.UPDATE.sha, 1, key, self.ttl, "0", now, 0, 1, name, value)
 
     def delete(self, key: str) -> None:
-        self.client.evalsha(self.scripts.DESTROY.sha, 1, key, 300, int(time.time()), "")
+        self.client.evalsha(self.scripts.DESTROY.sha, 1, key, 300, int(time.time()), "", "logout")
 
 
 class SessionBench(Bench):

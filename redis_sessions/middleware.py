@@ -39,6 +39,7 @@ from django.utils.html import escape
 from django.utils.http import http_date
 
 from redis_sessions.exceptions import StoreUnavailable
+from redis_sessions.session import SessionStore
 
 __all__ = ["SessionMiddleware", "StoreUnavailableMiddleware"]
 
@@ -58,7 +59,18 @@ UNAVAILABLE_PAGE = """<!DOCTYPE html>
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
-    """Django's session middleware, with a native asyncio path."""
+    """Django's session middleware, with a native asyncio path.
+
+    It tells the engine's session the request it serves (its ``request``
+    attribute), which :data:`~redis_sessions.signals.ended_session_presented`
+    carries.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        session = getattr(request, "session", None)
+        if isinstance(session, SessionStore):
+            session.request = request
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         # Making the store does no I/O: the session loads on first access.

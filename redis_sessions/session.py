@@ -9,16 +9,21 @@ their asyncio twins) and nothing else.
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any
 
 from django.apps import apps
 from django.contrib.sessions.backends.base import CreateError, SessionBase
+from django.http import HttpRequest
 
 from redis_sessions.exceptions import StoreUnavailable
-from redis_sessions.store import Store, StoredSession, codec, get_store
+from redis_sessions.signals import ended_session_presented
+from redis_sessions.store import Ended, Store, StoredSession, codec, get_store
 from redis_sessions.store.codec import Fields
+from redis_sessions.store.ended import LOGOUT
 from redis_sessions.store.keys import is_valid_session_key, new_session_key
 
 #: How many fresh keys :meth:`SessionStore.create` tries before it gives up. With
@@ -72,6 +77,21 @@ class SessionStore(SessionBase):
         #: load raises again at once rather than waiting for the timeouts anew
         #: (Django's error page reads the session, through ``request.user``).
         self.unavailable: StoreUnavailable | None = None
+        self._request: weakref.ref[HttpRequest] | None = None
+
+    @property
+    def request(self) -> HttpRequest | None:
+        """The request this session serves, if it was told: the engine's
+        :class:`~redis_sessions.middleware.SessionMiddleware` tells it.
+
+        It goes with :data:`~redis_sessions.signals.ended_session_presented`.
+        Held weakly: a session does not keep its request alive.
+        """
+        return None if self._request is None else self._request()
+
+    @request.setter
+    def request(self, request: HttpRequest | None) -> None:
+        self._request = None if request is None else weakref.ref(request)
 
     @property
     def store(self) -> Store:
@@ -106,19 +126,38 @@ class SessionStore(SessionBase):
             self.unavailable = exc
             raise
 
+    # A key whose session ended sends ended_session_presented, once: the
+    # session then has no key, and a session without a key never loads.
+
     def load(self) -> dict[str, Any]:
         key = self.session_key
         with self._noting_outages(again=False):
-            return self._loaded(self.store.load(key) if is_valid_session_key(key) else None)
+            found = self.store.presented(key) if is_valid_session_key(key) else None
+        if isinstance(found, Ended):
+            self._session_key = None
+            ended_session_presented.send(sender=type(self), **self._signal_arguments(found))
+        return self._loaded(found)
 
     async def aload(self) -> dict[str, Any]:
         key = self.session_key
         with self._noting_outages(again=False):
-            stored = await self.store.aload(key) if is_valid_session_key(key) else None
-        return self._loaded(stored)
+            found = await self.store.apresented(key) if is_valid_session_key(key) else None
+        if isinstance(found, Ended):
+            self._session_key = None
+            await ended_session_presented.asend(sender=type(self), **self._signal_arguments(found))
+        return self._loaded(found)
 
-    def _loaded(self, stored: StoredSession | None) -> dict[str, Any]:
-        if stored is None:
+    def _signal_arguments(self, ended: Ended) -> dict[str, Any]:
+        return {
+            "stored_id": ended.stored_id,
+            "user_id": ended.user_id,
+            "ended": datetime.fromtimestamp(ended.ended, tz=timezone.utc),
+            "reason": ended.reason,
+            "request": self.request,
+        }
+
+    def _loaded(self, stored: StoredSession | Ended | None) -> dict[str, Any]:
+        if not isinstance(stored, StoredSession):
             # As Django's engines do: an unknown key is dropped, never created.
             self._session_key = None
             self._snapshot = self._kept = None
@@ -195,13 +234,13 @@ class SessionStore(SessionBase):
         key = self._key_to_delete(session_key)
         if key is not None:
             with self._noting_outages():
-                self.store.destroy(key, user_id=self._loaded_user_id(key))
+                self.store.destroy(key, user_id=self._loaded_user_id(key), reason=LOGOUT)
 
     async def adelete(self, session_key: str | None = None) -> None:
         key = self._key_to_delete(session_key)
         if key is not None:
             with self._noting_outages():
-                await self.store.adestroy(key, user_id=self._loaded_user_id(key))
+                await self.store.adestroy(key, user_id=self._loaded_user_id(key), reason=LOGOUT)
 
     def _key_to_delete(self, session_key: str | None) -> str | None:
         key = self.session_key if session_key is None else session_key

@@ -1,4 +1,9 @@
-"""Signal receivers: ending a user's other sessions when their password changes."""
+"""The engine's signal, and its receivers of Django's.
+
+:data:`ended_session_presented` is sent when a request presents the key of a
+session that ended. The receivers end a user's other sessions when their
+password changes (``REVOKE_ON_PASSWORD_CHANGE``).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,37 @@ import logging
 from typing import Any
 from weakref import WeakSet
 
+from django.dispatch import Signal
+
 from redis_sessions.conf import conf
 from redis_sessions.store import get_store
+from redis_sessions.store.ended import PASSWORD
 
 logger = logging.getLogger("redis_sessions")
+
+#: Sent when a request presents the key of a session that ended less than
+#: ``TOMBSTONE_TTL`` seconds ago: that cookie may have been stolen. Sent by
+#: the session's first load, so at most once per request, with ``sender`` the
+#: session's class (the engine's ``SessionStore``, or a site's subclass of it)
+#: and these arguments:
+#:
+#: * ``stored_id``: the stored id of the session's key
+#:   (:func:`redis_sessions.store.keys.stored_id`), never the key itself;
+#: * ``user_id``: the user id the session had, a string, or None for an
+#:   anonymous session;
+#: * ``ended``: when it ended, an aware ``datetime`` in UTC, to the second;
+#: * ``reason``: why, one of ``"logout"``, ``"cycle"``, ``"password"``,
+#:   ``"admin"`` and ``"revoke"`` (see :mod:`redis_sessions.store.ended`), a
+#:   code a site gave :meth:`Store.destroy() <redis_sessions.store.Store.destroy>`,
+#:   or None for a tombstone that records none;
+#: * ``request``: the ``HttpRequest`` that presented it, when the engine's
+#:   :class:`~redis_sessions.middleware.SessionMiddleware` made the session;
+#:   None with Django's own middleware, or a session made outside a request.
+#:
+#: A session loaded asynchronously sends it with ``asend()``, sync receivers
+#: included. An exception a receiver raises propagates, as with Django's own
+#: signals.
+ended_session_presented = Signal()
 
 #: Users being saved with a password other than the one in the database.
 _new_passwords: WeakSet[Any] = WeakSet()
@@ -45,5 +77,5 @@ def end_sessions_on_password_change(sender: Any, instance: Any, **kwargs: Any) -
     if instance not in _new_passwords:
         return
     _new_passwords.discard(instance)
-    ended = get_store().destroy_user_sessions(str(instance.pk))
+    ended = get_store().destroy_user_sessions(str(instance.pk), reason=PASSWORD)
     logger.info("The password of user %s changed; %d session(s) ended.", instance.pk, ended)

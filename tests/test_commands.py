@@ -1124,7 +1124,11 @@ def test_sessions_revoke_leaves_a_tombstone_and_takes_the_session_out_of_its_ind
         f"Revoked session {sid('seven00000')} of user 7.\n",
         "",
     )
-    assert list(redis_client.hgetall(redis_key("seven00000"))) == [b"#x"]
+    assert redis_client.hgetall(redis_key("seven00000")) == {
+        b"#x": redis_client.hget(redis_key("seven00000"), "#x"),
+        b"#r": b"revoke",
+        b"#u": b"7",
+    }
     assert redis_client.zscore("sessions:user:{7}", "seven00000") is None
 
 

@@ -21,7 +21,8 @@ from redis_sessions.exceptions import SessionDestroyed, SessionTooLarge
 from redis_sessions.store import scripts
 from redis_sessions.store.codec import FieldCodec
 from redis_sessions.store.drivers import Position
-from redis_sessions.store.keys import stored_id
+from redis_sessions.store.ended import Ended
+from redis_sessions.store.keys import abbreviated, stored_id
 from redis_sessions.store.plans import Plans, StoredSession
 from redis_sessions.store.steps import START, Command, Plan, Round, Scan, Scanned, ScriptCall
 
@@ -103,14 +104,43 @@ def test_a_session_never_saved_since_its_creation_was_saved_when_created() -> No
     assert played.result.saved == 100
 
 
-def test_a_tombstone_loads_as_nothing_and_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_tombstone_loads_as_nothing_and_is_logged_without_the_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with caplog.at_level(logging.INFO, "redis_sessions"):
         played = Played(plans().load(KEY), [{b"#x": b"100"}])
 
     assert played.result is None
     assert caplog.messages == [
-        f"Session {SID[:6]}... was presented after it was destroyed; it loads empty."
+        f"Session {abbreviated(SID)} was presented after it was destroyed; it loads empty."
     ]
+    assert KEY[:4] not in caplog.text
+
+
+def test_a_presented_tombstone_says_who_had_the_session_when_and_why_it_ended() -> None:
+    tombstone = {b"#x": b"100", b"#r": b"logout", b"#u": b"42"}
+
+    played = Played(plans().presented(KEY), [tombstone])
+
+    assert played.result == Ended(stored_id(KEY), "42", 100, "logout")
+
+
+def test_a_presented_tombstone_of_an_anonymous_session_has_no_user() -> None:
+    played = Played(plans().presented(KEY), [{b"#x": b"100", b"#r": b"cycle"}])
+
+    assert played.result == Ended(stored_id(KEY), None, 100, "cycle")
+
+
+def test_a_presented_tombstone_without_a_reason_has_none() -> None:
+    played = Played(plans().presented(KEY), [{b"#x": b"100"}])
+
+    assert played.result == Ended(stored_id(KEY), None, 100, None)
+
+
+def test_a_presented_live_session_is_the_stored_session() -> None:
+    played = Played(plans().presented(KEY), [{b"#c": b"100", b"theme": b"dark"}])
+
+    assert isinstance(played.result, StoredSession)
 
 
 @pytest.mark.parametrize(
@@ -238,6 +268,31 @@ def test_a_destroy_tells_whether_a_live_session_was_there(reply: int, was_live: 
     assert isinstance(call, ScriptCall)
     assert (call.script, call.args[0]) == (scripts.DESTROY, 300)
     assert played.result is was_live
+
+
+def test_a_destroy_gives_its_reason_to_the_script_revoke_unless_told() -> None:
+    (default,) = Played(plans().destroy(KEY), [1]).rounds[0].steps
+    (logout,) = Played(plans().destroy(KEY, reason="logout"), [1]).rounds[0].steps
+
+    assert isinstance(default, ScriptCall)
+    assert isinstance(logout, ScriptCall)
+    assert (default.args[3], logout.args[3]) == ("revoke", "logout")
+
+
+@pytest.mark.parametrize("reason", ["", "Logout", "a reason", "r" * 17, "9lives"])
+def test_a_destroy_refuses_a_reason_that_is_not_a_short_code(reason: str) -> None:
+    with pytest.raises(ValueError, match="reason"):
+        Played(plans().destroy(KEY, reason=reason), [1])
+    with pytest.raises(ValueError, match="reason"):
+        Played(plans().destroy_user_sessions("42", reason=reason), [[KEY.encode()]])
+
+
+def test_a_cycle_destroys_the_old_key_for_the_reason_cycle() -> None:
+    played = Played(plans().cycle(KEY, "n" * 32, {"a": 1}, 60), [1, 1])
+
+    destroy = played.rounds[0].steps[1]
+    assert isinstance(destroy, ScriptCall)
+    assert destroy.args[3] == "cycle"
 
 
 def test_a_cycle_creates_then_destroys_in_one_round() -> None:

@@ -46,6 +46,7 @@ METADATA = {
     b"#h": "_auth_user_hash, under a short name",
     b"#i": "expiry bound recorded in the user's session index (unix time)",
     b"#x": "tombstone: destroyed at (unix time)",
+    b"#r": "tombstone: why the session ended (logout, cycle, password, admin, revoke)",
 }
 #: The fields whose value is a unix time, shown as a date too.
 TIMES = {b"#c", b"#m", b"#i", b"#x"}

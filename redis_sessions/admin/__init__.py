@@ -59,6 +59,7 @@ from redis_sessions.admin.masking import SECRET_KEYS, SECRET_WORDS, masked
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.models import Session
 from redis_sessions.store import Store, StoredSession, get_store
+from redis_sessions.store.ended import ADMIN
 from redis_sessions.store.keys import STORED_ID_LENGTH, abbreviated, stored_id
 
 logger = logging.getLogger("redis_sessions")
@@ -389,7 +390,7 @@ class SessionAdmin(_ModelAdmin):
         short_key = abbreviated(session.stored_id)
         if request.method == "POST":
             # The user id lets the index entry go in the same round trip.
-            if store.destroy_id(session.stored_id, user_id=session.user_id):
+            if store.destroy_id(session.stored_id, user_id=session.user_id, reason=ADMIN):
                 logger.info(
                     "%s ended session %s (user %s) in the admin.",
                     _actor(request),
@@ -420,7 +421,7 @@ class SessionAdmin(_ModelAdmin):
             raise PermissionDenied
         store = get_store()
         if request.method == "POST":
-            ended = store.destroy_user_sessions(user_id)
+            ended = store.destroy_user_sessions(user_id, reason=ADMIN)
             logger.info(
                 "%s ended %d session(s) of user %s in the admin.",
                 _actor(request),

@@ -37,6 +37,7 @@ from redis_sessions.store.async_clients import AsyncClient, ClientPerLoop, async
 from redis_sessions.store.clients import Client, connection_from_settings, describe, is_cluster
 from redis_sessions.store.codec import FieldCodec, Fields, Serializer
 from redis_sessions.store.drivers import AsyncDriver, Replicas, SyncDriver
+from redis_sessions.store.ended import REVOKE, Ended
 from redis_sessions.store.plans import Page, Plans, Progress, StoredSession
 from redis_sessions.store.stats import SessionStats
 from redis_sessions.store.steps import START, Plan
@@ -189,6 +190,12 @@ class Store:
     async def aload_id(self, stored_id: str) -> StoredSession | None:
         return await self.adriver.run(self.plans.load_id(stored_id))
 
+    def presented(self, session_key: str) -> StoredSession | Ended | None:
+        return self.driver.run(self.plans.presented(session_key))
+
+    async def apresented(self, session_key: str) -> StoredSession | Ended | None:
+        return await self.adriver.run(self.plans.presented(session_key))
+
     def exists(self, session_key: str) -> bool:
         return self.driver.run(self.plans.exists(session_key))
 
@@ -225,17 +232,27 @@ class Store:
         plan = self.plans.save(session_key, data, ttl, snapshot=snapshot, replace=replace)
         return await self.adriver.run(plan)
 
-    def destroy(self, session_key: str, *, user_id: str | None = None) -> bool:
-        return self.driver.run(self.plans.destroy(session_key, user_id=user_id))
+    def destroy(
+        self, session_key: str, *, user_id: str | None = None, reason: str = REVOKE
+    ) -> bool:
+        return self.driver.run(self.plans.destroy(session_key, user_id=user_id, reason=reason))
 
-    async def adestroy(self, session_key: str, *, user_id: str | None = None) -> bool:
-        return await self.adriver.run(self.plans.destroy(session_key, user_id=user_id))
+    async def adestroy(
+        self, session_key: str, *, user_id: str | None = None, reason: str = REVOKE
+    ) -> bool:
+        plan = self.plans.destroy(session_key, user_id=user_id, reason=reason)
+        return await self.adriver.run(plan)
 
-    def destroy_id(self, stored_id: str, *, user_id: str | None = None) -> bool:
-        return self.driver.run(self.plans.destroy_id(stored_id, user_id=user_id))
+    def destroy_id(
+        self, stored_id: str, *, user_id: str | None = None, reason: str = REVOKE
+    ) -> bool:
+        return self.driver.run(self.plans.destroy_id(stored_id, user_id=user_id, reason=reason))
 
-    async def adestroy_id(self, stored_id: str, *, user_id: str | None = None) -> bool:
-        return await self.adriver.run(self.plans.destroy_id(stored_id, user_id=user_id))
+    async def adestroy_id(
+        self, stored_id: str, *, user_id: str | None = None, reason: str = REVOKE
+    ) -> bool:
+        plan = self.plans.destroy_id(stored_id, user_id=user_id, reason=reason)
+        return await self.adriver.run(plan)
 
     def cycle(
         self,
@@ -341,11 +358,17 @@ class Store:
     async def auser_sessions(self, user_id: str) -> list[StoredSession]:
         return await self.adriver.run(self.plans.user_sessions(user_id))
 
-    def destroy_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
-        return self.driver.run(self.plans.destroy_user_sessions(user_id, keep=keep))
+    def destroy_user_sessions(
+        self, user_id: str, *, keep: str | None = None, reason: str = REVOKE
+    ) -> int:
+        plan = self.plans.destroy_user_sessions(user_id, keep=keep, reason=reason)
+        return self.driver.run(plan)
 
-    async def adestroy_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
-        return await self.adriver.run(self.plans.destroy_user_sessions(user_id, keep=keep))
+    async def adestroy_user_sessions(
+        self, user_id: str, *, keep: str | None = None, reason: str = REVOKE
+    ) -> int:
+        plan = self.plans.destroy_user_sessions(user_id, keep=keep, reason=reason)
+        return await self.adriver.run(plan)
 
     def prune_indexes(self) -> int:
         return self.driver.run(self.plans.prune_indexes())

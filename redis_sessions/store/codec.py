@@ -12,7 +12,9 @@ Field names:
   none, and its created time stands for it), ``#u`` (the user id: ``_auth_user_id``, always
   stored as it is), ``#b`` and ``#h`` (``_auth_user_backend`` and
   ``_auth_user_hash``, under short names), ``#i`` (the expiry bound recorded in
-  the user's index) and ``#x`` (a tombstone's time of destruction).
+  the user's index), ``#x`` (a tombstone's time of destruction) and ``#r`` (a
+  tombstone's reason: why the session ended). A tombstone holds ``#x``,
+  ``#r`` and, when the session had a user, ``#u``.
 
 Values: with Django's ``JSONSerializer`` (the default), a ``str`` that does not
 start with a NUL byte is stored as its UTF-8 text, without JSON's quotes; any
@@ -37,6 +39,7 @@ USER_ID = b"#u"
 BACKEND = b"#b"
 AUTH_HASH = b"#h"
 DESTROYED = b"#x"
+REASON = b"#r"
 INDEXED = b"#i"
 
 #: The session key whose value Django's auth stores the user id under.

@@ -30,6 +30,7 @@ from redis.exceptions import ResponseError
 from redis_sessions.exceptions import SessionDestroyed, SessionTooLarge
 from redis_sessions.store import codec, scripts
 from redis_sessions.store.codec import CorruptSession, FieldCodec, Fields
+from redis_sessions.store.ended import CYCLE, REVOKE, Ended, check_reason, read_tombstone
 from redis_sessions.store.keys import abbreviated, glob_escape, is_stored_id, stored_id
 from redis_sessions.store.stats import SessionStats, StatsCollector
 from redis_sessions.store.steps import (
@@ -209,10 +210,7 @@ class Plans:
             if quiet:
                 return None
             if codec.DESTROYED in hash_:
-                logger.info(
-                    "Session %s was presented after it was destroyed; it loads empty.",
-                    abbreviated(stored_id),
-                )
+                self.tombstone(stored_id, hash_)
             else:
                 self.suspicious(stored_id, "it has no creation time")
             return None
@@ -224,7 +222,7 @@ class Plans:
             if not quiet:
                 self.suspicious(stored_id, str(exc))
             return None
-        if self.ended(created_at, int(time.time())):
+        if self.past_lifetime(created_at, int(time.time())):
             # Past its absolute lifetime: Redis expires it within the second,
             # or with the next save or touch.
             return None
@@ -238,7 +236,7 @@ class Plans:
             fields,
         )
 
-    def ended(self, created: int, now: int) -> bool:
+    def past_lifetime(self, created: int, now: int) -> bool:
         """Whether a session created at ``created`` is past its absolute lifetime at ``now``."""
         return self.absolute_ttl is not None and created + self.absolute_ttl <= now
 
@@ -267,6 +265,19 @@ class Plans:
         )
 
     @staticmethod
+    def tombstone(stored_id: str, fields: Mapping[bytes, bytes]) -> Ended:
+        """Read a tombstone that a request presented, and log it at INFO.
+
+        The log names the session by an abbreviation of its stored id.
+        """
+        ended = read_tombstone(stored_id, fields)
+        logger.info(
+            "Session %s was presented after it was destroyed; it loads empty.",
+            abbreviated(ended.stored_id),
+        )
+        return ended
+
+    @staticmethod
     def suspicious(stored_id: str, reason: str) -> None:
         security_logger.warning(
             "Session %s holds data this engine did not write (%s); it loads empty and "
@@ -289,6 +300,18 @@ class Plans:
 
     def load_id(self, stored_id: str) -> Plan[StoredSession | None]:
         """The live session of a stored id, or None: :meth:`load` by stored id."""
+        found = yield from self.presented_id(stored_id)
+        return found if isinstance(found, StoredSession) else None
+
+    def presented(self, session_key: str) -> Plan[StoredSession | Ended | None]:
+        """What a request that presents ``session_key`` finds: as :meth:`load`,
+        but a destroyed session whose tombstone still lives gives the
+        :class:`~redis_sessions.store.ended.Ended` record of it (logged at INFO).
+        """
+        return (yield from self.presented_id(stored_id(session_key)))
+
+    def presented_id(self, stored_id: str) -> Plan[StoredSession | Ended | None]:
+        """:meth:`presented` by stored id."""
         fields = _single(
             (
                 yield Round(
@@ -301,6 +324,8 @@ class Plans:
         if isinstance(fields, ResponseError):
             self.suspicious(stored_id, "it is not a hash")
             return None
+        if isinstance(fields, dict) and codec.CREATED not in fields and codec.DESTROYED in fields:
+            return self.tombstone(stored_id, fields)
         return self.stored(stored_id, fields)
 
     def exists(self, session_key: str) -> Plan[bool]:
@@ -430,30 +455,38 @@ class Plans:
             return fields, [call]
         return fields, self._keep_index(call, user_id, now, stored_id, score)
 
-    def destroy(self, session_key: str, *, user_id: str | None = None) -> Plan[bool]:
+    def destroy(
+        self, session_key: str, *, user_id: str | None = None, reason: str = REVOKE
+    ) -> Plan[bool]:
         """Replace a live session by a tombstone that lives ``tombstone_ttl`` seconds.
 
         ``user_id``, when the caller knows whose session it is, takes the entry
-        out of that user's index in the same round trip. Returns whether a live
-        session was there.
+        out of that user's index in the same round trip. ``reason``, a short
+        code (see :mod:`redis_sessions.store.ended`), is kept in the tombstone
+        with the time and the session's user id, for a request that presents
+        the key later. Returns whether a live session was there.
         """
-        return (yield from self.destroy_id(stored_id(session_key), user_id=user_id))
+        sid = stored_id(session_key)
+        return (yield from self.destroy_id(sid, user_id=user_id, reason=reason))
 
-    def destroy_id(self, stored_id: str, *, user_id: str | None = None) -> Plan[bool]:
+    def destroy_id(
+        self, stored_id: str, *, user_id: str | None = None, reason: str = REVOKE
+    ) -> Plan[bool]:
         """:meth:`destroy` by stored id."""
-        replies = yield Round(self._destroy_steps(stored_id, user_id), "destroy a session", True)
+        steps = self._destroy_steps(stored_id, user_id, check_reason(reason))
+        replies = yield Round(steps, "destroy a session", True)
         return bool(replies[0] != 0)
 
-    def _destroy_steps(self, stored_id: str, user_id: str | None) -> list[Step]:
+    def _destroy_steps(self, stored_id: str, user_id: str | None, reason: str) -> list[Step]:
         # Without the user id, the entry in that user's index stays until it
         # expires: reads check each entry against its session.
-        call = self._destroy_call(stored_id)
+        call = self._destroy_call(stored_id, reason)
         if user_id is None or not self.user_index:
             return [call]
         return self._keep_index(call, user_id, int(time.time()), stored_id, None)
 
-    def _destroy_call(self, stored_id: str, *, only_of: str = "") -> ScriptCall:
-        args: list[Any] = [self.tombstone_ttl, int(time.time()), only_of]
+    def _destroy_call(self, stored_id: str, reason: str, *, only_of: str = "") -> ScriptCall:
+        args: list[Any] = [self.tombstone_ttl, int(time.time()), only_of, reason]
         return ScriptCall(scripts.DESTROY, [self.id_key(stored_id)], args)
 
     def cycle(
@@ -471,14 +504,15 @@ class Plans:
         ``created`` is the creation time the new session keeps (the old one's,
         so that its absolute lifetime runs on), or None for now. Raises
         ``CreateError`` if ``new_key`` is taken; ``old_key`` is destroyed all
-        the same, so the caller creates the data under another key.
+        the same, so the caller creates the data under another key. The
+        tombstone of ``old_key`` gives the reason ``cycle``.
         """
         # The create (none if the TTL or the absolute lifetime is over) and then
         # the destroy, each moving its user's index entry. The create's reply
         # comes first.
         fields, steps = self._create_steps(stored_id(new_key), data, ttl, created)
         creates = bool(steps)
-        steps += self._destroy_steps(stored_id(old_key), old_user_id)
+        steps += self._destroy_steps(stored_id(old_key), old_user_id, CYCLE)
         replies = yield Round(steps, "cycle a session key", acked=True)
         if creates and replies[0] != 1:
             raise CreateError
@@ -776,12 +810,16 @@ class Plans:
         yield from self.walk(self.session_pattern(), each)
         return found
 
-    def destroy_user_sessions(self, user_id: str, *, keep: str | None = None) -> Plan[int]:
+    def destroy_user_sessions(
+        self, user_id: str, *, keep: str | None = None, reason: str = REVOKE
+    ) -> Plan[int]:
         """Destroy every session of ``user_id`` but ``keep``, in one more round trip.
 
-        ``keep`` is a session key or a stored id. Returns how many live sessions
-        were destroyed: "log out everywhere".
+        ``keep`` is a session key or a stored id. Each tombstone keeps
+        ``reason``, as :meth:`destroy`'s do. Returns how many live sessions were
+        destroyed: "log out everywhere".
         """
+        check_reason(reason)
         now = int(time.time())
         spared = keep if keep is None or is_stored_id(keep) else stored_id(keep)
         keys = [key for key in (yield from self._user_session_ids(user_id, now)) if key != spared]
@@ -789,7 +827,7 @@ class Plans:
             return 0
         # Only sessions that are still this user's: an entry whose session
         # changed hands meanwhile is not acted on.
-        steps: list[Step] = [self._destroy_call(key, only_of=user_id) for key in keys]
+        steps: list[Step] = [self._destroy_call(key, reason, only_of=user_id) for key in keys]
         if self.user_index:
             steps.append(self._index_call(user_id, now, remove=keys))
         replies = yield Round(steps, "destroy sessions", acked=True)

@@ -48,6 +48,7 @@ from redis_sessions.management.base import (
     zone,
 )
 from redis_sessions.store import StoredSession
+from redis_sessions.store.ended import REVOKE
 
 
 def described(stored: StoredSession) -> str:
@@ -335,7 +336,7 @@ class Command(SessionsCommand):
             nothing_done="nothing was revoked",
         )
         # The user id lets the index entry go in the same round trip.
-        if store.destroy_id(stored.stored_id, user_id=stored.user_id):
+        if store.destroy_id(stored.stored_id, user_id=stored.user_id, reason=REVOKE):
             self.say(f"Revoked {described(stored)}.")
         else:
             self.say("No live session has this stored id; nothing to revoke.")
@@ -362,7 +363,7 @@ class Command(SessionsCommand):
             interactive=interactive,
             nothing_done="nothing was revoked",
         )
-        revoked = store.destroy_user_sessions(user.user_id, keep=kept)
+        revoked = store.destroy_user_sessions(user.user_id, keep=kept, reason=REVOKE)
         self.say(f"Revoked {plural(revoked, 'session')} of user {user.label}{but}.")
 
     @staticmethod
