@@ -16,6 +16,7 @@ to the next, and each example cleans up what it wrote.
 
 from __future__ import annotations
 
+import logging
 import math
 import string
 from collections.abc import Callable, Iterator
@@ -152,7 +153,7 @@ def assert_every_stored_key_inside_prefix(client: redis.Redis) -> None:
 
 def run_documented(operation: Callable[[], object]) -> None:
     """Run ``operation``; an error it raises must be one of the documented ones."""
-    with suppress(DOCUMENTED_ERRORS):
+    with suppress(*DOCUMENTED_ERRORS):
         operation()
 
 
@@ -233,6 +234,7 @@ def test_the_recorder_sees_every_key_named_scripts_included(
         session.cycle_key()
         client.get("elsewhere")
 
+    assert session.session_key is not None
     assert get_store().redis_key(session.session_key) in seen.keys
     assert "elsewhere" in seen.keys
     assert seen.unparsed == []
@@ -413,3 +415,138 @@ def test_a_session_key_with_a_lone_surrogate_raises_type_error_and_saves_nothing
         session.save()
 
     assert client.dbsize() == 0
+
+
+# Values that something else stored at a session's key
+
+valid_keys = st.from_regex(r"[a-z0-9]{8,64}", fullmatch=True)
+some_bytes = st.binary(max_size=40)
+#: Field names that are neither the engine's metadata nor an escaped key.
+data_names = st.binary(min_size=1, max_size=12).filter(lambda name: name[:1] != b"#")
+#: Values that decode as nothing: bytes that are never UTF-8, or a tagged value
+#: that is no JSON.
+undecodable = st.one_of(
+    some_bytes.map(lambda tail: b"\xff" + tail),
+    some_bytes.map(lambda tail: b"\x00\xff" + tail),
+)
+#: Created times that are no number.
+not_numbers = some_bytes.map(lambda tail: b"x" + tail)
+
+
+@dataclass
+class Foreign:
+    """A value of some type, written at a key by something other than the engine."""
+
+    kind: str
+    write: Callable[[redis.Redis, str], object]
+
+    def __repr__(self) -> str:
+        return f"<{self.kind}>"
+
+
+def _string(value: bytes) -> Foreign:
+    return Foreign("string", lambda client, key: client.set(key, value))
+
+
+def _list(values: list[bytes]) -> Foreign:
+    return Foreign("list", lambda client, key: client.rpush(key, *values))
+
+
+def _set(values: list[bytes]) -> Foreign:
+    return Foreign("set", lambda client, key: client.sadd(key, *values))
+
+
+def _sorted_set(scores: dict[bytes, float]) -> Foreign:
+    return Foreign("zset", lambda client, key: client.zadd(key, scores))
+
+
+def _hash(kind: str, mapping: dict[Any, Any]) -> Foreign:
+    return Foreign(kind, lambda client, key: client.hset(key, mapping=mapping))
+
+
+def _stream(entries: list[dict[bytes, bytes]]) -> Foreign:
+    def write(client: redis.Redis, key: str) -> None:
+        for entry in entries:
+            client.xadd(key, entry)  # type: ignore[arg-type]
+
+    return Foreign("stream", write)
+
+
+#: A strategy for each type of value, so that every type is drawn in every run.
+FOREIGN_VALUES = {
+    "string": some_bytes.map(_string),
+    "list": st.lists(some_bytes, min_size=1, max_size=5).map(_list),
+    "set": st.lists(some_bytes, min_size=1, max_size=5).map(_set),
+    "zset": st.dictionaries(some_bytes, st.floats(allow_nan=False), min_size=1, max_size=5).map(
+        _sorted_set
+    ),
+    "hash without #c": st.dictionaries(data_names, some_bytes, min_size=1, max_size=5).map(
+        lambda mapping: _hash("hash without #c", mapping)
+    ),
+    # The engine's created time, and a field that does not decode.
+    "hash with a garbage value": st.builds(
+        lambda mapping, name, value: _hash(
+            "hash with a garbage value", {b"#c": b"1", **mapping, name: value}
+        ),
+        st.dictionaries(data_names, st.text(max_size=8).map(str.encode), max_size=3),
+        data_names,
+        undecodable,
+    ),
+    "hash with a garbage #c": st.builds(
+        lambda created, mapping: _hash("hash with a garbage #c", {**mapping, b"#c": created}),
+        not_numbers,
+        st.dictionaries(data_names, st.text(max_size=8).map(str.encode), max_size=3),
+    ),
+    "stream": st.lists(
+        st.dictionaries(some_bytes, some_bytes, min_size=1, max_size=3), min_size=1, max_size=3
+    ).map(_stream),
+}
+
+
+@contextmanager
+def security_warnings() -> Iterator[list[logging.LogRecord]]:
+    """The records logged on ``django.security.SuspiciousSession`` inside."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("django.security.SuspiciousSession")
+    handler = Keep(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize("kind", FOREIGN_VALUES)
+@settings(max_examples=15, deadline=None)
+@given(session_key=valid_keys, data=st.data())
+def test_any_foreign_value_loads_as_an_empty_session_with_a_warning_and_is_left_alone(
+    kind: str, session_key: str, data: st.DataObject, client: redis.Redis
+) -> None:
+    foreign = data.draw(FOREIGN_VALUES[kind])
+    redis_key = get_store().redis_key(session_key)
+    foreign.write(client, redis_key)
+    before = client.dump(redis_key)
+    new_key = None
+    try:
+        with security_warnings() as warnings:
+            session = SessionStore(session_key)
+            loaded = session.load()
+        session["a"] = 1
+        session.save()
+        new_key = session.session_key
+
+        assert loaded == {}
+        assert [record.levelno for record in warnings] == [logging.WARNING]
+        assert session_key not in warnings[0].getMessage()
+        assert new_key != session_key
+        assert client.dump(redis_key) == before
+        assert SessionStore(new_key).load() == {"a": 1}
+    finally:
+        client.delete(redis_key)
+        if new_key is not None:
+            SessionStore(new_key).delete()
