@@ -34,7 +34,13 @@ from redis import Redis
 
 from redis_sessions.conf import DEFAULTS, conf
 from redis_sessions.store.async_clients import AsyncClient, ClientPerLoop, async_twin
-from redis_sessions.store.clients import Client, connection_from_settings, describe, is_cluster
+from redis_sessions.store.clients import (
+    Client,
+    close_client,
+    connection_from_settings,
+    describe,
+    is_cluster,
+)
 from redis_sessions.store.codec import FieldCodec, Fields, Serializer
 from redis_sessions.store.drivers import AsyncDriver, Replicas, SyncDriver
 from redis_sessions.store.ended import REVOKE, Ended
@@ -148,7 +154,7 @@ class Store:
         Asyncio clients are closed when their event loop closes.
         """
         if self.owns_client:
-            self.client.close()
+            close_client(self.client)
 
     def redis_key(self, session_key: str) -> str:
         """Return the Redis key of ``session_key``'s session: that of its stored id."""

@@ -223,6 +223,24 @@ def client_from_settings() -> tuple[Client, bool]:
     return connection.client, connection.owned
 
 
+def close_client(client: Client) -> None:
+    """Close a client the engine made, with every connection it opened.
+
+    A client made on a pool it was given (``Sentinel.master_for`` makes one so)
+    leaves that pool open when it closes: its connections, and those of the
+    clients of the sentinels, are closed here too.
+    """
+    client.close()
+    if isinstance(client, RedisCluster):
+        return
+    pool = client.connection_pool
+    pool.disconnect()
+    manager = getattr(pool, "sentinel_manager", None)
+    for sentinel in getattr(manager, "sentinels", ()):
+        sentinel.close()
+        sentinel.connection_pool.disconnect()
+
+
 def is_cluster(client: object) -> bool:
     """Whether ``client`` talks to a Redis Cluster (sync or asyncio)."""
     return isinstance(client, (RedisCluster, redis.asyncio.cluster.RedisCluster))
