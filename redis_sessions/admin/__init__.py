@@ -64,7 +64,6 @@ from redis_sessions.store.keys import STORED_ID_LENGTH, abbreviated, stored_id
 
 logger = logging.getLogger("redis_sessions")
 
-#: What the key search accepts: the beginning of a session key, or a whole one.
 #: A search by stored id: its start, or all of it.
 _ID_QUERY_RE = re.compile(r"[A-Z2-7]{1,32}")
 
@@ -456,7 +455,7 @@ class SessionAdmin(_ModelAdmin):
 
 def _record_ending(request: HttpRequest, object_id: str | None, description: str) -> None:
     """Record sessions ended in the admin's own log, as a deletion, so that the
-    admin's recent actions list it; by an abbreviated key at most, never a whole one."""
+    admin's recent actions list it; by the start of its stored id, never by its key."""
     LogEntry.objects.create(
         user_id=request.user.pk,
         content_type=ContentType.objects.get_for_model(Session),
