@@ -105,6 +105,7 @@ def configure_django(url: str) -> None:
     settings.configure(
         SECRET_KEY="benchmarks-only-not-secret",
         INSTALLED_APPS=[
+            "redis_sessions",
             "django.contrib.auth",
             "django.contrib.contenttypes",
             "django.contrib.sessions",
