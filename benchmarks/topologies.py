@@ -89,7 +89,7 @@ PROBE_OPTIONS: dict[str, object] = {
 
 def command(client: redis.Redis | RedisCluster, *args: object, **options: object) -> Any:
     """``client.execute_command(*args, **options)``, for the type checker."""
-    return client.execute_command(*args, **options)  # type: ignore[no-untyped-call]
+    return client.execute_command(*args, **options)  # type: ignore[no-untyped-call, unused-ignore]
 
 
 def role(client: redis.Redis) -> str:
@@ -400,7 +400,7 @@ class Cluster:
     def client(self, **kwargs: object) -> RedisCluster:
         """A ``RedisCluster`` that starts from the running nodes; the caller closes it."""
         startup = [
-            ClusterNode(host, port)  # type: ignore[no-untyped-call]
+            ClusterNode(host, port)  # type: ignore[no-untyped-call, unused-ignore]
             for host, port in self.startup_nodes
         ]
         return RedisCluster(startup_nodes=startup, **kwargs)  # type: ignore[arg-type]
@@ -618,7 +618,7 @@ class SentinelGroup:
         """The addresses of the sentinels."""
         return [sentinel.address for sentinel in self.sentinel_servers]
 
-    def sentinel(self, **kwargs: object) -> Sentinel:
+    def sentinel(self, **kwargs: Any) -> Sentinel:
         """A redis-py ``Sentinel`` of this group, with the passwords.
 
         ``kwargs`` go to the clients of the data nodes it makes (``master_for``).
@@ -632,7 +632,7 @@ class SentinelGroup:
         if self.certificates is not None:
             sentinel_kwargs.update(tls_client_options(self.certificates))
             kwargs = {**tls_client_options(self.certificates), **kwargs}
-        return Sentinel(  # type: ignore[no-untyped-call]
+        return Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
             self.sentinels, sentinel_kwargs=sentinel_kwargs, **kwargs
         )
 

@@ -68,7 +68,7 @@ def cluster_client(redis_cluster: Cluster) -> Iterator[RedisCluster]:
 
 def target_of(client: RedisCluster, node: ClusterServer) -> RedisClusterNode:
     """The node of ``client`` that stands for ``node``, for ``target_nodes``."""
-    target = client.get_node(HOST, node.port)  # type: ignore[no-untyped-call]
+    target = client.get_node(HOST, node.port)  # type: ignore[no-untyped-call, unused-ignore]
     assert target is not None
     return target  # type: ignore[no-any-return]
 
@@ -104,7 +104,7 @@ def test_cluster_spreads_keys_over_all_three_primaries(
 ) -> None:
     report("cluster start-up", redis_cluster.started_in)
     keys = [f"test:{number}" for number in range(1000)]
-    pipe = cluster_client.pipeline()  # type: ignore[no-untyped-call]
+    pipe = cluster_client.pipeline()  # type: ignore[no-untyped-call, unused-ignore]
     for key in keys:
         pipe.set(key, key)
     pipe.execute()
@@ -282,9 +282,9 @@ def test_sentinel_names_the_primary_whose_writes_reach_the_replica(
     sentinel_group: SentinelGroup, sentinel: Sentinel
 ) -> None:
     report("sentinel group start-up", sentinel_group.started_in)
-    named = sentinel.discover_master("sessions")  # type: ignore[no-untyped-call]
+    named = sentinel.discover_master("sessions")  # type: ignore[no-untyped-call, unused-ignore]
     assert named == (HOST, sentinel_group.primary.port)
-    with sentinel.master_for("sessions") as primary:  # type: ignore[no-untyped-call]
+    with sentinel.master_for("sessions") as primary:  # type: ignore[no-untyped-call, unused-ignore]
         primary.set("test:sentinel", "written")
         assert primary.wait(1, 5000) == 1
     with sentinel_group.replica.client(decode_responses=True) as replica:
@@ -319,7 +319,7 @@ def test_sentinel_failover_promotes_the_replica_and_keeps_acknowledged_writes(
 
 def promoted_and_restarted(sentinel_group: SentinelGroup, sentinel: Sentinel) -> None:
     old_primary = sentinel_group.primary
-    with sentinel.master_for("sessions") as primary:  # type: ignore[no-untyped-call]
+    with sentinel.master_for("sessions") as primary:  # type: ignore[no-untyped-call, unused-ignore]
         primary.set("test:sentinel", "before")
         assert primary.wait(1, 5000) == 1
         try:
@@ -329,7 +329,7 @@ def promoted_and_restarted(sentinel_group: SentinelGroup, sentinel: Sentinel) ->
             assert primary.get("test:sentinel") == "before"
         finally:
             restarted = sentinel_group.restart(old_primary)
-    named = sentinel.discover_master("sessions")  # type: ignore[no-untyped-call]
+    named = sentinel.discover_master("sessions")  # type: ignore[no-untyped-call, unused-ignore]
     assert named == (HOST, sentinel_group.primary.port)
     assert sentinel_group.primary is not old_primary
     assert sentinel_group.replica is old_primary

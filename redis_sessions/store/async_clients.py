@@ -21,6 +21,8 @@ import redis.asyncio.connection
 import redis.asyncio.sentinel
 import redis.sentinel
 from django.core.exceptions import ImproperlyConfigured
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
 
 AsyncRedis = redis.asyncio.Redis
 #: An asyncio client: one server (plain or through Sentinel) or a cluster.
@@ -58,6 +60,11 @@ _ASYNC_CONNECTION_CLASSES: dict[str, type[redis.asyncio.connection.AbstractConne
     "SSLConnection": redis.asyncio.connection.SSLConnection,
     "UnixDomainSocketConnection": redis.asyncio.connection.UnixDomainSocketConnection,
 }
+
+
+def async_quick_retry() -> AsyncRetry:
+    """The asyncio twin of :func:`redis_sessions.store.clients.quick_retry`."""
+    return AsyncRetry(NoBackoff(), 1)
 
 
 def async_twin(client: redis.Redis) -> AsyncRedis:
@@ -100,8 +107,13 @@ def _sentinel_twin(pool: redis.sentinel.SentinelConnectionPool) -> AsyncRedis:
         for name, value in pool.connection_kwargs.items()
         if name in _COPIED_KWARGS or name.startswith("ssl")
     }
-    group = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-        sentinels, sentinel_kwargs=dict(manager.sentinel_kwargs), **kwargs
+    # The sentinels' own options, but an asyncio retry in place of the
+    # synchronous one a django-redis factory may have given them.
+    sentinel_kwargs = dict(manager.sentinel_kwargs)
+    if "retry" in sentinel_kwargs:
+        sentinel_kwargs["retry"] = async_quick_retry()
+    group = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
+        sentinels, sentinel_kwargs=sentinel_kwargs, **kwargs
     )
     client: AsyncRedis = group.master_for(pool.service_name, max_connections=ASYNC_MAX_CONNECTIONS)
     return client

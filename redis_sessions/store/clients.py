@@ -26,7 +26,6 @@ import redis.cluster
 import redis.sentinel
 from django.core.exceptions import ImproperlyConfigured
 from redis import Redis
-from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
@@ -34,7 +33,12 @@ from redis.retry import Retry
 
 from redis_sessions.conf import conf
 from redis_sessions.exceptions import StoreUnavailable
-from redis_sessions.store.async_clients import ASYNC_MAX_CONNECTIONS, AsyncClient, async_twin
+from redis_sessions.store.async_clients import (
+    ASYNC_MAX_CONNECTIONS,
+    AsyncClient,
+    async_quick_retry,
+    async_twin,
+)
 
 #: A sync client: one server (plain or through Sentinel) or a cluster.
 Client: TypeAlias = Redis | RedisCluster
@@ -104,11 +108,6 @@ def quick_retry() -> Retry:
     return Retry(NoBackoff(), 1)
 
 
-def async_quick_retry() -> AsyncRetry:
-    """The asyncio twin of :func:`quick_retry`."""
-    return AsyncRetry(NoBackoff(), 1)
-
-
 def _without_credentials(url: str) -> str:
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
@@ -172,13 +171,13 @@ def _sentinel(addresses: Sequence[Address]) -> Connection:
         sentinel_options["password"] = conf.SENTINEL_PASSWORD
     if conf.SENTINEL_TLS:
         sentinel_options.update(tls_options())
-    sync = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+    sync = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
         sentinels, sentinel_kwargs=sentinel_options, **options
     )
-    client: Redis = sync.master_for(service)  # type: ignore[no-untyped-call]
+    client: Redis = sync.master_for(service)  # type: ignore[no-untyped-call, unused-ignore]
 
     def asyncio_client() -> AsyncClient:
-        group = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        group = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
             sentinels,
             sentinel_kwargs={**sentinel_options, "retry": async_quick_retry()},
             **{**options, "retry": async_quick_retry()},
@@ -194,7 +193,7 @@ def _cluster(addresses: Sequence[Address]) -> Connection:
     options = _url_options()
     if options.pop("db", 0):
         raise ImproperlyConfigured("Redis Cluster has database 0 only; remove it from the URL.")
-    nodes = [redis.cluster.ClusterNode(host, port) for host, port in seeds]  # type: ignore[no-untyped-call]
+    nodes = [redis.cluster.ClusterNode(host, port) for host, port in seeds]  # type: ignore[no-untyped-call, unused-ignore]
     try:
         # A cluster client asks a seed for the cluster's layout as it is made.
         client = RedisCluster(startup_nodes=nodes, retry=quick_retry(), **options)
@@ -249,7 +248,7 @@ def is_cluster(client: object) -> bool:
 def describe(client: Client) -> str:
     """Say which server a client talks to, without credentials."""
     if isinstance(client, RedisCluster):
-        primaries = client.get_primaries()  # type: ignore[no-untyped-call]
+        primaries = client.get_primaries()  # type: ignore[no-untyped-call, unused-ignore]
         nodes = sorted(f"{node.host}:{node.port}" for node in primaries)
         return f"cluster {','.join(nodes) or '?'}"
     pool = client.connection_pool

@@ -117,7 +117,7 @@ def sentinel_settings(group: SentinelGroup, **changes: Any) -> dict[str, Any]:
 
 def _through_sentinel(name: str, group: SentinelGroup) -> Iterator[Store]:
     sentinel = group.sentinel()
-    primary: redis.Redis = sentinel.master_for(group.service_name)  # type: ignore[no-untyped-call]
+    primary: redis.Redis = sentinel.master_for(group.service_name)  # type: ignore[no-untyped-call, unused-ignore]
     try:
         yield from _store(name, sentinel_settings(group), _flushed(primary))
     finally:
@@ -143,7 +143,7 @@ def on_sentinel_tls(tls_sentinel_group: SentinelGroup) -> Iterator[Store]:
 def on_sentinel_cache_alias(sentinel_group: SentinelGroup) -> Iterator[Store]:
     """The client of a django-redis cache made by django-redis' Sentinel factory."""
     assert sentinel_group.password is not None
-    primary: redis.Redis = sentinel_group.sentinel().master_for(  # type: ignore[no-untyped-call]
+    primary: redis.Redis = sentinel_group.sentinel().master_for(  # type: ignore[no-untyped-call, unused-ignore]
         sentinel_group.service_name, password=sentinel_group.password
     )
     cache = {
