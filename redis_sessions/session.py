@@ -136,7 +136,7 @@ class SessionStore(SessionBase):
         key = self.session_key
         with self._noting_outages(again=False):
             found = self.store.presented(key) if is_valid_session_key(key) else None
-            if found is None and key is not None and conf.MIGRATE_FROM:
+            if found is None and conf.MIGRATE_FROM and is_valid_session_key(key):
                 found = migrated(self.store, key)
         if isinstance(found, Ended):
             self._session_key = None
@@ -147,7 +147,7 @@ class SessionStore(SessionBase):
         key = self.session_key
         with self._noting_outages(again=False):
             found = await self.store.apresented(key) if is_valid_session_key(key) else None
-            if found is None and key is not None and conf.MIGRATE_FROM:
+            if found is None and conf.MIGRATE_FROM and is_valid_session_key(key):
                 # The db source reads through Django's ORM, which is sync.
                 found = await sync_to_async(migrated)(self.store, key)
         if isinstance(found, Ended):

@@ -8,6 +8,7 @@ logged in after it, through Django's middleware, with the same data.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from io import StringIO
@@ -21,8 +22,9 @@ from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.core.cache import caches
 from django.core.checks import run_checks
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
+from redis.sentinel import SentinelConnectionPool
 
 from redis_sessions.migration import legacy_settings
 from redis_sessions.migration.sources import DjangoRedisSessions
@@ -382,3 +384,63 @@ def test_a_session_from_the_past_keeps_its_remaining_lifetime(ada: User, legacy_
     ):
         assert SessionStore(key).load() == expiring(login_of(ada), 40)
         assert_moved(key, expiring(login_of(ada), 40), 39)
+
+
+def test_aload_moves_a_session_too(ada: User, legacy_url: str, legacy_client: redis.Redis) -> None:
+    (key,) = write_sessions({"url": legacy_url}, [(login_of(ada), 300)], settings.SECRET_KEY)
+    with override_settings(
+        SESSION_REDIS={"url": legacy_url},
+        REDIS_SESSIONS=engine_settings(MIGRATE_FROM=["django-redis-sessions"]),
+    ):
+        assert asyncio.run(SessionStore(key).aload()) == expiring(login_of(ada), 300)
+        assert_moved(key, expiring(login_of(ada), 300), 300)
+    assert not legacy_client.exists(key)
+
+
+def test_an_unknown_key_is_not_made_up_from_nothing(legacy_url: str) -> None:
+    with override_settings(
+        SESSION_REDIS={"url": legacy_url},
+        REDIS_SESSIONS=engine_settings(MIGRATE_FROM=["django-redis-sessions", "db"]),
+    ):
+        store = SessionStore("a" * 32)
+        assert store.load() == {}
+        assert store.session_key is None
+
+
+def test_a_session_over_the_size_limit_fails_and_stays_in_the_source(
+    ada: User, legacy_url: str, legacy_client: redis.Redis
+) -> None:
+    sessions = [(login_of(ada), 600), ({**login_of(ada), "big": "x" * 2000}, 600)]
+    small, big = write_sessions({"url": legacy_url}, sessions, settings.SECRET_KEY)
+    with override_settings(
+        SESSION_REDIS={"url": legacy_url},
+        REDIS_SESSIONS=engine_settings(MAX_SESSION_BYTES=1000),
+    ):
+        out = StringIO()
+        with pytest.raises(CommandError, match="1 session could not be stored here"):
+            call_command("sessions", "migrate", "--from", "django-redis-sessions", stdout=out)
+        assert "Migrated 1 session " in out.getvalue()
+        assert get_store().load(small) is not None
+        assert get_store().load(big) is None
+    assert legacy_client.exists(big)
+    assert not legacy_client.exists(small)
+
+
+def test_the_legacy_connection_follows_the_old_packages_order() -> None:
+    sentinels = {"SESSION_REDIS_SENTINEL_LIST": [("s", 26379)]}
+    with override_settings(SESSION_REDIS_SENTINEL_MASTER_ALIAS="mymaster", **sentinels):
+        assert isinstance(legacy_settings.client().connection_pool, SentinelConnectionPool)
+    with override_settings(SESSION_REDIS={"unix_domain_socket_path": "/run/r.sock", "db": 3}):
+        kwargs = legacy_settings.client().connection_pool.connection_kwargs
+        assert (kwargs["path"], kwargs["db"]) == ("/run/r.sock", 3)
+    with override_settings(SESSION_REDIS={"url": "redis://u:8/2", "host": "ignored"}):
+        kwargs = legacy_settings.client().connection_pool.connection_kwargs
+        assert (kwargs["host"], kwargs["db"]) == ("u", 2)
+
+
+def test_a_dry_run_of_the_db_source_changes_nothing(ada: User) -> None:
+    with override_settings(SESSION_ENGINE="django.contrib.sessions.backends.db"):
+        Client().post("/login/", {"username": "ada", "password": "pw"})
+    assert run_migrate("--from", "db", "--dry-run").startswith("Would migrate 1 session ")
+    assert Session.objects.count() == 1
+    assert get_store().count() == 0
