@@ -444,3 +444,57 @@ def test_a_dry_run_of_the_db_source_changes_nothing(ada: User) -> None:
     assert run_migrate("--from", "db", "--dry-run").startswith("Would migrate 1 session ")
     assert Session.objects.count() == 1
     assert get_store().count() == 0
+
+
+def test_a_source_that_is_down_is_passed_over(ada: User, caplog: pytest.LogCaptureFixture) -> None:
+    # Port 1 refuses connections: the old Redis is gone.
+    with override_settings(
+        SESSION_REDIS={"url": "redis://127.0.0.1:1/0", "socket_timeout": 0.5},
+        REDIS_SESSIONS=engine_settings(MIGRATE_FROM=["django-redis-sessions"]),
+    ):
+        assert client_with("b" * 32).get("/whoami/").json() == {"user": None}
+    assert "the django-redis-sessions source failed" in caplog.text
+
+
+@pytest.mark.usefixtures("redis_cache")
+def test_the_cache_source_cannot_be_walked() -> None:
+    from redis_sessions.migration import bulk
+    from redis_sessions.migration.sources import source
+
+    with pytest.raises(NotImplementedError, match="MIGRATE_FROM"):
+        bulk.migrate(get_store(), source("cache"), batch_size=10)
+
+
+def test_an_unknown_source_name_says_which_there_are() -> None:
+    from redis_sessions.migration.sources import source
+
+    with pytest.raises(ValueError, match="the sources are: django-redis-sessions, cache, db"):
+        source("memcached")
+
+
+def test_a_session_already_here_is_kept_and_its_old_copy_removed(
+    ada: User, legacy_url: str, legacy_client: redis.Redis
+) -> None:
+    (key,) = write_sessions({"url": legacy_url}, [(login_of(ada), 600)], settings.SECRET_KEY)
+    get_store().create(key, {"newer": True}, 600)
+    with override_settings(SESSION_REDIS={"url": legacy_url}):
+        summary = run_migrate("--from", "django-redis-sessions")
+    assert "Migrated 0 sessions" in summary
+    assert "skipped 1 already here" in summary
+    assert get_store().load(key).data == {"newer": True}  # type: ignore[union-attr]
+    assert not legacy_client.exists(key)
+
+
+def test_when_the_engines_redis_is_down_every_session_stays_in_the_source(
+    ada: User, legacy_url: str, legacy_client: redis.Redis
+) -> None:
+    keys = write_sessions({"url": legacy_url}, [(login_of(ada), 600)] * 3, settings.SECRET_KEY)
+    with (
+        override_settings(
+            SESSION_REDIS={"url": legacy_url},
+            REDIS_SESSIONS={"URL": "redis://127.0.0.1:1/0", "SOCKET_CONNECT_TIMEOUT": 0.5},
+        ),
+        pytest.raises(CommandError, match="3 sessions could not be stored here"),
+    ):
+        run_migrate("--from", "django-redis-sessions")
+    assert legacy_client.exists(*keys) == 3
