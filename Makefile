@@ -73,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_operations
 	$(BIN)/python -m benchmarks.bench_memory
 	$(BIN)/python -m benchmarks.bench_scale
+	$(BIN)/python -m benchmarks.bench_migration
 	$(BIN)/python -m benchmarks.bench_asgi
 	$(BIN)/python -m benchmarks.bench_failover
 

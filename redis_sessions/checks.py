@@ -27,6 +27,8 @@ from redis.sentinel import SentinelConnectionPool
 
 from redis_sessions.conf import DEFAULTS
 from redis_sessions.exceptions import StoreUnavailable
+from redis_sessions.migration import legacy_settings
+from redis_sessions.migration.sources import SOURCES
 from redis_sessions.store import scripts
 from redis_sessions.store.clients import Client, client_from_settings, describe, parse_address
 from redis_sessions.store.drivers import NO_SUCH_DATABASE, authentication_advice
@@ -188,17 +190,60 @@ def check_settings(
             )
         )
     errors += _topology_messages(user, values)
-    if hasattr(settings, "SESSION_REDIS") and not hasattr(settings, "REDIS_SESSIONS"):
+    errors += _migration_messages(values["MIGRATE_FROM"])
+    errors += _app_order_messages()
+    return errors
+
+
+def _migration_messages(migrate_from: Any) -> list[CheckMessage]:
+    """MIGRATE_FROM names known sources; each setting of django-redis-sessions has its successor."""
+    names = ", ".join(repr(name) for name in SOURCES)
+    if not isinstance(migrate_from, (list, tuple)) or any(
+        name not in SOURCES for name in migrate_from
+    ):
+        return [
+            Error(
+                f"REDIS_SESSIONS['MIGRATE_FROM'] must be a list of session sources, "
+                f"not {migrate_from!r}.",
+                hint=f"The sources are {names}; [] (the default) migrates nothing.",
+                id="redis_sessions.E035",
+            )
+        ]
+    errors: list[CheckMessage] = []
+    if "db" in migrate_from and not apps.is_installed("django.contrib.sessions"):
+        errors.append(
+            Error(
+                "REDIS_SESSIONS['MIGRATE_FROM'] has 'db', but django.contrib.sessions, whose "
+                "model reads the django_session table, is not in INSTALLED_APPS.",
+                hint="Keep 'django.contrib.sessions' in INSTALLED_APPS while sessions migrate.",
+                id="redis_sessions.E036",
+            )
+        )
+    legacy = legacy_settings.present()
+    if legacy and not hasattr(settings, "REDIS_SESSIONS"):
+        moves = "; ".join(f"{old.where} -> {old.replacement}" for old in legacy)
         errors.append(
             Warning(
                 "SESSION_REDIS is a setting of django-redis-sessions; this engine reads "
                 "REDIS_SESSIONS.",
                 hint="Move the connection into REDIS_SESSIONS, e.g. "
-                "REDIS_SESSIONS = {'URL': 'redis://host:port/db', 'PREFIX': 'session:'}.",
+                "REDIS_SESSIONS = {'URL': 'redis://host:port/db', 'PREFIX': 'session:'}: "
+                f"{moves}.",
                 id="redis_sessions.W002",
             )
         )
-    errors += _app_order_messages()
+    elif "django-redis-sessions" not in migrate_from:
+        for old in legacy:
+            errors.append(
+                Warning(
+                    f"{old.where} is a setting of django-redis-sessions, which this "
+                    "engine does not read.",
+                    hint=f"Write {old.replacement} in REDIS_SESSIONS instead, or, while "
+                    "its sessions migrate, add 'django-redis-sessions' to "
+                    "REDIS_SESSIONS['MIGRATE_FROM'], which reads it.",
+                    id="redis_sessions.W012",
+                )
+            )
     return errors
 
 

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "CLUSTER_NODES": None,
     "MIN_REPLICAS_ACK": 0,
     "REPLICAS_ACK_TIMEOUT": 0.5,
+    "MIGRATE_FROM": [],
 }
 
 
@@ -154,6 +155,10 @@ class Settings:
     @property
     def REPLICAS_ACK_TIMEOUT(self) -> float:
         return self._get("REPLICAS_ACK_TIMEOUT")  # type: ignore[no-any-return]
+
+    @property
+    def MIGRATE_FROM(self) -> list[str]:
+        return self._get("MIGRATE_FROM")  # type: ignore[no-any-return]
 
 
 conf = Settings()

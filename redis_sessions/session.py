@@ -15,11 +15,14 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.apps import apps
 from django.contrib.sessions.backends.base import CreateError, SessionBase
 from django.http import HttpRequest
 
+from redis_sessions.conf import conf
 from redis_sessions.exceptions import StoreUnavailable
+from redis_sessions.migration.lazy import migrated
 from redis_sessions.signals import ended_session_presented
 from redis_sessions.store import Ended, Store, StoredSession, codec, get_store
 from redis_sessions.store.codec import Fields
@@ -133,6 +136,8 @@ class SessionStore(SessionBase):
         key = self.session_key
         with self._noting_outages(again=False):
             found = self.store.presented(key) if is_valid_session_key(key) else None
+            if found is None and conf.MIGRATE_FROM and is_valid_session_key(key):
+                found = migrated(self.store, key)
         if isinstance(found, Ended):
             self._session_key = None
             ended_session_presented.send(sender=type(self), **self._signal_arguments(found))
@@ -142,6 +147,9 @@ class SessionStore(SessionBase):
         key = self.session_key
         with self._noting_outages(again=False):
             found = await self.store.apresented(key) if is_valid_session_key(key) else None
+            if found is None and conf.MIGRATE_FROM and is_valid_session_key(key):
+                # The db source reads through Django's ORM, which is sync.
+                found = await sync_to_async(migrated)(self.store, key)
         if isinstance(found, Ended):
             self._session_key = None
             await ended_session_presented.asend(sender=type(self), **self._signal_arguments(found))

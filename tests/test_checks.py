@@ -143,6 +143,16 @@ def test_the_old_packages_setting_alone_gets_a_warning() -> None:
         assert check_ids() == ["redis_sessions.W002"]
 
 
+def test_w002_says_what_replaces_each_setting_of_the_old_package() -> None:
+    with override_settings(SESSION_REDIS_HOST="h", SESSION_REDIS_PREFIX="p"):
+        from django.conf import settings
+
+        del settings.REDIS_SESSIONS
+        (message,) = [m for m in run_checks() if m.id == "redis_sessions.W002"]
+    assert "SESSION_REDIS_HOST -> the host of 'URL'" in (message.hint or "")
+    assert "SESSION_REDIS_PREFIX -> 'PREFIX'" in (message.hint or "")
+
+
 # The deploy check: ``manage.py check --deploy`` connects to the server.
 
 
@@ -478,7 +488,7 @@ def settings_messages(**overrides: Any) -> list[CheckMessage]:
             "ABSOLUTE_TTL, MAX_SESSION_BYTES, USERNAME, PASSWORD, TLS_CA_CERTS, TLS_CERTFILE, "
             "TLS_KEYFILE, TLS_CHECK_HOSTNAME, "
             "SENTINELS, SENTINEL_SERVICE, SENTINEL_USERNAME, SENTINEL_PASSWORD, SENTINEL_TLS, "
-            "CLUSTER_NODES, MIN_REPLICAS_ACK, REPLICAS_ACK_TIMEOUT.",
+            "CLUSTER_NODES, MIN_REPLICAS_ACK, REPLICAS_ACK_TIMEOUT, MIGRATE_FROM.",
         ),
     ],
 )

@@ -214,6 +214,16 @@ class Store:
     async def acreate(self, session_key: str, data: Mapping[str, Any], ttl: int) -> Fields:
         return await self.adriver.run(self.plans.create(session_key, data, ttl))
 
+    def create_many(
+        self, sessions: Sequence[tuple[str, Mapping[str, Any], int]]
+    ) -> list[bool | None]:
+        return self.driver.run(self.plans.create_many(sessions))
+
+    async def acreate_many(
+        self, sessions: Sequence[tuple[str, Mapping[str, Any], int]]
+    ) -> list[bool | None]:
+        return await self.adriver.run(self.plans.create_many(sessions))
+
     def save(
         self,
         session_key: str,

@@ -348,6 +348,26 @@ class Plans:
                 raise CreateError
         return fields
 
+    def create_many(
+        self, sessions: Sequence[tuple[str, Mapping[str, Any], int]]
+    ) -> Plan[list[bool | None]]:
+        """Store each of ``sessions`` (key, data, TTL) whose key is free, in one round trip.
+
+        Returns, for each in order, True if it was stored, False if its key was
+        taken (a live session or a tombstone), None if its TTL left nothing to
+        keep. A session over ``MAX_SESSION_BYTES`` raises, as :meth:`create` does.
+        """
+        steps: list[Step] = []
+        firsts: list[int | None] = []
+        for session_key, data, ttl in sessions:
+            session_steps = self._create_steps(stored_id(session_key), data, ttl)[1]
+            firsts.append(len(steps) if session_steps else None)
+            steps += session_steps
+        if not steps:
+            return [None] * len(firsts)
+        replies = yield Round(steps, "create sessions", acked=True)
+        return [None if first is None else replies[first] == 1 for first in firsts]
+
     def _create_steps(
         self, stored_id: str, data: Mapping[str, Any], ttl: int, created: int | None = None
     ) -> tuple[Fields, list[Step]]:

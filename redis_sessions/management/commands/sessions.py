@@ -15,6 +15,8 @@ which keeps those guarantees::
     manage.py sessions revoke KEY [--dry-run] [--no-input]
     manage.py sessions revoke (--user USER | --user-id UID) [--except KEY]
                               [--dry-run] [--no-input]
+    manage.py sessions migrate --from SOURCE [--batch-size N] [--cursor C]
+                               [--max-batches N] [--dry-run]
 
 KEY is a session's stored id (what ``list`` and the admin show), or its first
 characters (``HOR7L5...``) when they name one live session, or a session key as
@@ -40,6 +42,7 @@ from redis_sessions.management.base import (
     SessionsCommand,
     User,
     duration,
+    plain,
     plural,
     positive,
     session_key_or_start,
@@ -47,6 +50,8 @@ from redis_sessions.management.base import (
     timestamp,
     zone,
 )
+from redis_sessions.migration import bulk
+from redis_sessions.migration.sources import SOURCES, START, source
 from redis_sessions.store import StoredSession
 from redis_sessions.store.ended import REVOKE
 
@@ -122,6 +127,43 @@ class Command(SessionsCommand):
         )
         self.add_destructive(revoking)
 
+        migrating = self.add_action(
+            actions, "migrate", "Move the sessions another engine stored into this one."
+        )
+        migrating.add_argument(
+            "--from",
+            dest="source",
+            required=True,
+            choices=[name for name in SOURCES if name != "cache"],
+            help="The engine that stored them (a cache cannot list its keys: the "
+            "cache engine's sessions move as users come back, see MIGRATE_FROM).",
+        )
+        migrating.add_argument(
+            "--batch-size",
+            type=positive,
+            default=1000,
+            metavar="N",
+            help="Read, store and remove about N sessions at a time (default 1000).",
+        )
+        migrating.add_argument(
+            "--cursor",
+            default=START,
+            metavar="C",
+            help="Go on from where a run stopped: the cursor it printed.",
+        )
+        migrating.add_argument(
+            "--max-batches",
+            type=positive,
+            default=None,
+            metavar="N",
+            help="Stop after N batches, printing the cursor to go on from.",
+        )
+        migrating.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Read and count the sessions; store and remove nothing.",
+        )
+
     @staticmethod
     def add_action(actions: Any, name: str, summary: str) -> CommandParser:
         parser: CommandParser = actions.add_parser(name, help=summary, description=summary)
@@ -149,6 +191,10 @@ class Command(SessionsCommand):
         keep: KeyArgument | None = None,
         dry_run: bool = False,
         interactive: bool = True,
+        source: str = "",
+        batch_size: int = 1000,
+        cursor: str = START,
+        max_batches: int | None = None,
         **options: Any,
     ) -> None:
         if action == "list":
@@ -160,6 +206,14 @@ class Command(SessionsCommand):
             self.show_session(key, json=json)
         elif action == "clear":
             self.clear_sessions(dry_run=dry_run, interactive=interactive)
+        elif action == "migrate":
+            self.migrate(
+                source,
+                batch_size=batch_size,
+                cursor=cursor,
+                max_batches=max_batches,
+                dry_run=dry_run,
+            )
         else:
             self.revoke(
                 key,
@@ -297,6 +351,54 @@ class Command(SessionsCommand):
         )
         deleted = store.clear(progress=self.progress("Clearing"))
         self.say(f"Deleted {plural(deleted, 'key')} under {self.where()} {what}.")
+
+    # migrate
+
+    def migrate(
+        self,
+        name: str,
+        *,
+        batch_size: int,
+        cursor: str,
+        max_batches: int | None,
+        dry_run: bool,
+    ) -> None:
+        if name == "django-redis-sessions" and not cursor.isdigit():
+            raise CommandError(f"--cursor {cursor!r} is not a cursor this command printed.")
+        shows_progress = self.progress("Migrating") is not None
+
+        def report(summary: bulk.Summary) -> None:
+            if shows_progress:
+                at = f" (cursor {summary.cursor})" if name == "django-redis-sessions" else ""
+                self.stderr.write(
+                    f"Migrating: {summary.seen:,} sessions read so far{at}.", style_func=plain
+                )
+
+        summary = bulk.migrate(
+            self.store,
+            source(name),
+            batch_size=batch_size,
+            cursor=cursor,
+            dry_run=dry_run,
+            max_batches=max_batches,
+            on_batch=report,
+        )
+        moved = "Would migrate" if dry_run else "Migrated"
+        self.say(
+            f"{moved} {plural(summary.migrated, 'session')} from {name} to {self.where()}; "
+            f"skipped {summary.present} already here, {summary.expired} expired and "
+            f"{summary.corrupt} corrupt; {summary.failed} failed."
+        )
+        if summary.cursor != START and name == "django-redis-sessions":
+            self.say(f"Stopped early: go on with --cursor {summary.cursor}.")
+        elif summary.cursor != START:
+            self.say("Stopped early: run it again to go on (what moved is gone from the source).")
+        if summary.failed:
+            raise CommandError(
+                f"{plural(summary.failed, 'session')} could not be stored here (Redis was "
+                f"unavailable, or a session is over MAX_SESSION_BYTES); they stay in {name}. "
+                "Check the server, then run the command again."
+            )
 
     # revoke
 
