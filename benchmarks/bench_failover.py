@@ -119,7 +119,9 @@ def one_round(topology: str, acks: int) -> Round:
             # until then.
             restart(victim)
         deadline = time.monotonic() + 30
-        while load.successes_after(killed_at + failover) < 20 and time.monotonic() < deadline:
+        while (
+            load.successes_in_a_row_after(killed_at + failover) < 20 and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         load.stop()
         lost = sum(1 for key in saved_before if not SessionStore(key).exists(key))

@@ -73,6 +73,15 @@ class SessionLoad:
     def successes_after(self, moment: float) -> int:
         return sum(1 for attempt in self.attempts if attempt.began >= moment and attempt.ok)
 
+    def successes_in_a_row_after(self, moment: float) -> int:
+        """The successes that end the record, counting only attempts begun after ``moment``."""
+        count = 0
+        for attempt in reversed(self.attempts):
+            if attempt.began < moment or not attempt.ok:
+                break
+            count += 1
+        return count
+
     def recovery(self, killed_at: float) -> float:
         """Seconds from ``killed_at`` to the end of the first success after the last failure.
 

@@ -57,6 +57,26 @@ def created(count: int) -> list[str]:
     return keys
 
 
+def seconds_until_found(keys: list[str], within: float) -> float:
+    """Seconds until every session of *keys* is found, retrying those that fail."""
+    started = time.monotonic()
+    missing = list(keys)
+    while missing and time.monotonic() - started < within:
+        still_missing = []
+        for key in missing:
+            try:
+                found = SessionStore(key).exists(key)
+            except StoreUnavailable:
+                found = False
+            if not found:
+                still_missing.append(key)
+        missing = still_missing
+        if missing:
+            time.sleep(0.05)
+    assert missing == [], f"{len(missing)} sessions not found within {within} s"
+    return time.monotonic() - started
+
+
 def report(what: str, seconds: float, load: SessionLoad, killed_at: float) -> None:
     print(
         f"\n{what}: failed over in {seconds:.2f} s; requests failed "
@@ -110,13 +130,15 @@ def writes_resume_after_the_primary_dies(
         group.kill_primary()
         failover = group.wait_for_failover()
         deadline = time.monotonic() + 20
-        while load.successes_after(killed_at + failover) < 20 and time.monotonic() < deadline:
+        while (
+            load.successes_in_a_row_after(killed_at + failover) < 20 and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         load.stop()
 
         recovery = load.recovery(killed_at)
         report(what, recovery, load, killed_at)
-        assert load.successes_after(killed_at + failover) >= 20
+        assert load.successes_in_a_row_after(killed_at + failover) >= 20
         assert all(SessionStore(key).exists(key) for key in before)
         assert all(SessionStore(key).exists(key) for key in load.saved[-20:])
 
@@ -171,16 +193,20 @@ def test_on_a_cluster_operations_resume_after_a_primary_dies(cluster: Cluster) -
         cluster.kill_primary(victim)
         failover = cluster.wait_for_failover(victim)
         deadline = time.monotonic() + 20
-        while load.successes_after(killed_at + failover) < 20 and time.monotonic() < deadline:
+        while (
+            load.successes_in_a_row_after(killed_at + failover) < 20 and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         load.stop()
 
         recovery = load.recovery(killed_at)
         report("Cluster", recovery, load, killed_at)
-        assert load.successes_after(killed_at + failover) >= 20
-        # The replica had the victim's sessions, and the bulk operations find
-        # every node again.
-        assert all(SessionStore(key).exists(key) for key in before)
+        assert load.successes_in_a_row_after(killed_at + failover) >= 20
+        # The replica had the victim's sessions. The client learns the new owner
+        # of the victim's slots at its next topology refresh, which redis-py runs
+        # at most once a second after a connection error; until then a read of
+        # one of those slots fails fast with StoreUnavailable.
+        assert seconds_until_found(before, within=10) < 10
         assert store.count() >= len(before) + 20
         cluster.restart(victim)
         assert store.count() >= len(before) + 20
