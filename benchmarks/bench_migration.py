@@ -28,11 +28,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
+from django.core.management import call_command
+from django.utils import timezone
 
 from benchmarks.bench_operations import SESSION_DATA, configure_django
 from benchmarks.report import (
@@ -49,12 +55,22 @@ from benchmarks.report import (
 )
 from benchmarks.servers import RedisServer
 
+if TYPE_CHECKING:
+    from redis_sessions.migration.sources import Source
+
 PREFIX = "session"
+
+#: What each source is called in the report, and the file its report goes to.
+SOURCE_NAMES = {"django-redis-sessions": "django-redis-sessions", "db": "the db engine (SQLite)"}
+RESULTS = {"django-redis-sessions": "migration.rst", "db": "migration-db.rst"}
 FILL_PIPELINE = 10_000
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--source", choices=["django-redis-sessions", "db"], default="django-redis-sessions"
+    )
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=15)
@@ -85,7 +101,7 @@ def load(session_key: str) -> object:
     return SessionStore(session_key).load()
 
 
-def lazy_costs(url: str, legacy_url: str, rounds: int, loads: int) -> dict[str, float]:
+def lazy_costs(source: str, url: str, legacy_url: str, rounds: int, loads: int) -> dict[str, float]:
     from django.test import override_settings
 
     from redis_sessions.session import SessionStore
@@ -98,7 +114,7 @@ def lazy_costs(url: str, legacy_url: str, rounds: int, loads: int) -> dict[str, 
     assert known is not None
     unknown = new_session_key()
     base = {"URL": url}
-    migrating = {**base, "MIGRATE_FROM": ["django-redis-sessions"]}
+    migrating = {**base, "MIGRATE_FROM": [source]}
     cases = {
         "known key, migration off": (base, known),
         "known key, migration on": (migrating, known),
@@ -134,18 +150,62 @@ def fill(legacy: redis.Redis, count: int) -> None:
         done += FILL_PIPELINE
 
 
-def bulk_run(legacy_url: str, count: int, batch_size: int) -> tuple[float, list[list[str]], int]:
+def fill_database(count: int) -> None:
+    """Write ``count`` rows to ``django_session`` as the ``db`` engine does."""
+    from django.contrib.sessions.models import Session
+
+    from redis_sessions.migration.sources import SessionStore
+    from redis_sessions.store.keys import new_session_key
+
+    encoded = SessionStore().encode(SESSION_DATA)
+    expire = timezone.now() + timedelta(days=14)
+    done = 0
+    while done < count:
+        rows = [
+            Session(session_key=new_session_key(), session_data=encoded, expire_date=expire)
+            for _ in range(min(FILL_PIPELINE, count - done))
+        ]
+        Session.objects.bulk_create(rows)
+        done += FILL_PIPELINE
+
+
+def legacy_source(name: str, legacy_url: str, count: int) -> Source:
+    """The source ``name`` with ``count`` sessions in it, and nothing else."""
+    from redis_sessions.migration.sources import DatabaseEngine, DjangoRedisSessions
+
+    progress(f"Writing {count:,} legacy sessions to {name}...")
+    if name == DatabaseEngine.name:
+        call_command("migrate", "sessions", verbosity=0)
+        fill_database(count)
+        return DatabaseEngine()
+    legacy = redis.Redis.from_url(legacy_url)
+    legacy.flushdb()
+    fill(legacy, count)
+    return DjangoRedisSessions(legacy)
+
+
+def left_in(source: Source) -> int:
+    """How many sessions ``source`` still holds."""
+    from redis_sessions.migration.sources import DatabaseEngine, DjangoRedisSessions
+
+    if isinstance(source, DatabaseEngine):
+        left: int = source.model.objects.count()
+        return left
+    assert isinstance(source, DjangoRedisSessions)
+    return int(source.client.dbsize())
+
+
+def bulk_run(
+    name: str, legacy_url: str, count: int, batch_size: int
+) -> tuple[float, list[list[str]], int]:
     from django.test import override_settings
 
     from redis_sessions.migration import bulk
-    from redis_sessions.migration.sources import DjangoRedisSessions
     from redis_sessions.store import get_store
 
-    legacy = redis.Redis.from_url(legacy_url)
-    legacy.flushdb()
     get_store().client.flushdb()
-    progress(f"Writing {count:,} legacy sessions...")
-    fill(legacy, count)
+    with override_settings(SESSION_REDIS={"url": legacy_url, "prefix": PREFIX}):
+        source = legacy_source(name, legacy_url, count)
     samples: list[list[str]] = []
     start = time.perf_counter()
     every = max(1, count // batch_size // 10)
@@ -160,26 +220,24 @@ def bulk_run(legacy_url: str, count: int, batch_size: int) -> tuple[float, list[
             progress(f"  {summary.seen:,} read, {elapsed:.1f} s, RSS {rss_mib():.1f} MiB")
 
     progress("Migrating...")
-    with override_settings(SESSION_REDIS={"url": legacy_url, "prefix": PREFIX}):
-        samples.append(["0", "0.0", f"{rss_mib():.1f}"])
-        summary = bulk.migrate(
-            get_store(), DjangoRedisSessions(legacy), batch_size=batch_size, on_batch=sample
-        )
+    samples.append(["0", "0.0", f"{rss_mib():.1f}"])
+    summary = bulk.migrate(get_store(), source, batch_size=batch_size, on_batch=sample)
     duration = time.perf_counter() - start
     samples.append([f"{summary.seen:,}", f"{duration:.1f}", f"{rss_mib():.1f}"])
     assert summary.migrated == count, summary
-    assert legacy.dbsize() == 0
+    assert left_in(source) == 0
     return duration, samples, summary.migrated
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    with RedisServer() as server:
+    with RedisServer() as server, tempfile.TemporaryDirectory() as scratch:
         legacy_url = server.url.rsplit("/", 1)[0] + "/1"
-        configure_django(server.url)
+        configure_django(server.url, database=str(Path(scratch) / "sessions.sqlite3"))
+        call_command("migrate", "sessions", verbosity=0)
         admin = server.client()
-        costs = lazy_costs(server.url, legacy_url, args.rounds, args.loads)
-        duration, samples, moved = bulk_run(legacy_url, args.sessions, args.batch_size)
+        costs = lazy_costs(args.source, server.url, legacy_url, args.rounds, args.loads)
+        duration, samples, moved = bulk_run(args.source, legacy_url, args.sessions, args.batch_size)
         facts = [*run_facts(), ("Server", server_version(admin)), ("Machine", machine())]
     off_known = costs["known key, migration off"]
     off_unknown = costs["unknown key, migration off"]
@@ -191,9 +249,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         *table(["Load", "µs (median)", "Ratio to migration off"], lazy_rows),
     ]
     rss = [float(row[2]) for row in samples]
+    what = SOURCE_NAMES[args.source]
     bulk_part = bullets(
         [
-            f"{moved:,} sessions of django-redis-sessions migrated in {duration:.0f} s "
+            f"{moved:,} sessions of {what} migrated in {duration:.0f} s "
             f"({moved / duration:,.0f} a second), batches of {args.batch_size}",
             f"Resident memory from {min(rss):.1f} to {max(rss):.1f} MiB over the run",
         ]
@@ -201,16 +260,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     samples_part = table(["Sessions read", "Seconds", "RSS (MiB)"], samples)
     plain = plain_report(facts, lazy_part, bulk_part, samples_part)
     rst = rst_report(
-        heading("Migration"),
-        "benchmarks.bench_migration",
+        heading(f"Migration from {what}"),
+        f"benchmarks.bench_migration --source {args.source}",
         facts,
-        ["Lazy lookup: one load through ``SessionStore.load()``."],
+        [f"Lazy lookup: one load through ``SessionStore.load()``, ``MIGRATE_FROM`` {what}."],
         lazy_part,
-        ["Bulk: ``sessions migrate --from django-redis-sessions``."],
+        [f"Bulk: ``sessions migrate --from {args.source}``."],
         bulk_part,
         samples_part,
     )
-    publish("migration.rst", plain, rst)
+    publish(RESULTS[args.source], plain, rst)
 
 
 if __name__ == "__main__":

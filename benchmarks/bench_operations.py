@@ -97,12 +97,16 @@ CHUNK = 100
 MEASURING_COMMANDS = {"info", "config", "echo", "monitor"}
 
 
-def configure_django(url: str) -> None:
-    """Configure Django for a server at ``url``: the engine and both caches on it."""
+def configure_django(url: str, database: str = ":memory:") -> None:
+    """Configure Django for a server at ``url``: the engine and both caches on it.
+
+    ``database`` names the SQLite file of the default database.
+    """
     import django
     from django.conf import settings
 
     settings.configure(
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": database}},
         SECRET_KEY="benchmarks-only-not-secret",
         INSTALLED_APPS=[
             "redis_sessions",
