@@ -191,8 +191,62 @@ def check_settings(
         )
     errors += _topology_messages(user, values)
     errors += _migration_messages(values["MIGRATE_FROM"])
+    errors += _outage_messages(values)
     errors += _app_order_messages()
     return errors
+
+
+#: The values of ``ON_UNAVAILABLE``.
+ON_UNAVAILABLE_CHOICES = ("raise", "anonymous")
+
+
+def _outage_messages(values: Mapping[str, Any]) -> list[CheckMessage]:
+    """What ``BREAKER_FAILURES``, ``BREAKER_RESET`` and ``ON_UNAVAILABLE`` get wrong."""
+    messages: list[CheckMessage] = []
+    failures = values["BREAKER_FAILURES"]
+    if type(failures) is not int or failures < 0:
+        messages.append(
+            Error(
+                f"REDIS_SESSIONS['BREAKER_FAILURES'] must be an integer of 0 or more, "
+                f"not {failures!r}.",
+                hint=f"The default is {DEFAULTS['BREAKER_FAILURES']}; 0 turns the circuit "
+                "breaker off.",
+                id="redis_sessions.E025",
+            )
+        )
+    reset = values["BREAKER_RESET"]
+    if type(reset) not in (int, float) or not reset > 0:
+        messages.append(
+            Error(
+                f"REDIS_SESSIONS['BREAKER_RESET'] must be a positive number of seconds, "
+                f"not {reset!r}.",
+                hint=f"The default is {DEFAULTS['BREAKER_RESET']}: a probe every half second "
+                "while the breaker is open.",
+                id="redis_sessions.E026",
+            )
+        )
+    mode = values["ON_UNAVAILABLE"]
+    if mode not in ON_UNAVAILABLE_CHOICES:
+        messages.append(
+            Error(
+                f"REDIS_SESSIONS['ON_UNAVAILABLE'] must be 'raise' or 'anonymous', not {mode!r}.",
+                hint="'raise' (the default) fails the request; 'anonymous' serves it an empty "
+                "session that is never saved.",
+                id="redis_sessions.E027",
+            )
+        )
+    elif mode == "anonymous" and getattr(settings, "CSRF_USE_SESSIONS", False):
+        messages.append(
+            Warning(
+                "REDIS_SESSIONS['ON_UNAVAILABLE'] is 'anonymous' and CSRF_USE_SESSIONS is on: "
+                "while Redis is down, every form post fails Django's CSRF check (403), since "
+                "the token lives in a session that cannot be read.",
+                hint="Keep the CSRF token in its cookie (CSRF_USE_SESSIONS = False), or accept "
+                "that forms fail until Redis answers.",
+                id="redis_sessions.W013",
+            )
+        )
+    return messages
 
 
 def _migration_messages(migrate_from: Any) -> list[CheckMessage]:

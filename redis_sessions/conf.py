@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "MIN_REPLICAS_ACK": 0,
     "REPLICAS_ACK_TIMEOUT": 0.5,
     "MIGRATE_FROM": [],
+    "BREAKER_FAILURES": 3,
+    "BREAKER_RESET": 0.5,
+    "ON_UNAVAILABLE": "raise",
 }
 
 
@@ -159,6 +162,18 @@ class Settings:
     @property
     def MIGRATE_FROM(self) -> list[str]:
         return self._get("MIGRATE_FROM")  # type: ignore[no-any-return]
+
+    @property
+    def BREAKER_FAILURES(self) -> int:
+        return self._get("BREAKER_FAILURES")  # type: ignore[no-any-return]
+
+    @property
+    def BREAKER_RESET(self) -> float:
+        return self._get("BREAKER_RESET")  # type: ignore[no-any-return]
+
+    @property
+    def ON_UNAVAILABLE(self) -> str:
+        return self._get("ON_UNAVAILABLE")  # type: ignore[no-any-return]
 
 
 conf = Settings()

@@ -23,6 +23,15 @@ class StoreUnavailable(RedisSessionsError):
     """
 
 
+class CircuitOpen(StoreUnavailable):
+    """Redis failed to answer several operations in a row, and this one was not sent.
+
+    Raised at once, without waiting for a timeout, while the store's circuit
+    breaker is open (``BREAKER_FAILURES``, ``BREAKER_RESET``). It is a
+    :class:`StoreUnavailable`, and handled as one.
+    """
+
+
 class SessionDestroyed(UpdateError, RedisSessionsError):
     """A save was refused because the session was destroyed (a logout, say).
 

@@ -58,6 +58,18 @@ UNAVAILABLE_PAGE = """<!DOCTYPE html>
 """
 
 
+def unsaved(request: HttpRequest, response: HttpResponseBase) -> bool:
+    """Whether the request's session is degraded (see ``ON_UNAVAILABLE``).
+
+    Such a session is not saved and its cookie is left as the browser has it:
+    only the ``Vary: Cookie`` header is added to ``response``.
+    """
+    if not getattr(getattr(request, "session", None), "degraded", False):
+        return False
+    patch_vary_headers(response, ("Cookie",))
+    return True
+
+
 class SessionMiddleware(DjangoSessionMiddleware):
     """Django's session middleware, with a native asyncio path.
 
@@ -72,6 +84,11 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if isinstance(session, SessionStore):
             session.request = request
 
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if unsaved(request, response):
+            return response
+        return super().process_response(request, response)
+
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         # Making the store does no I/O: the session loads on first access.
         self.process_request(request)
@@ -83,7 +100,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
     ) -> HttpResponseBase:
         """Do what ``process_response`` does, with the session's async methods."""
         session: Any = getattr(request, "session", None)
-        if session is None:
+        if session is None or unsaved(request, response):
             return response
         cookie = settings.SESSION_COOKIE_NAME
         vary_on_cookie = session.accessed

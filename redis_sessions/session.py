@@ -8,6 +8,7 @@ their asyncio twins) and nothing else.
 
 from __future__ import annotations
 
+import logging
 import warnings
 import weakref
 from collections.abc import Iterator
@@ -23,11 +24,16 @@ from django.http import HttpRequest
 from redis_sessions.conf import conf
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.migration.lazy import migrated
-from redis_sessions.signals import ended_session_presented
+from redis_sessions.signals import ended_session_presented, session_degraded
 from redis_sessions.store import Ended, Store, StoredSession, codec, get_store
 from redis_sessions.store.codec import Fields
 from redis_sessions.store.ended import LOGOUT
-from redis_sessions.store.keys import is_valid_session_key, new_session_key
+from redis_sessions.store.keys import is_valid_session_key, new_session_key, stored_id
+
+logger = logging.getLogger("redis_sessions")
+
+#: The ``ON_UNAVAILABLE`` that serves an empty session while Redis is down.
+ANONYMOUS = "anonymous"
 
 #: How many fresh keys :meth:`SessionStore.create` tries before it gives up. With
 #: 160 random bits a single collision is already beyond belief.
@@ -80,6 +86,10 @@ class SessionStore(SessionBase):
         #: load raises again at once rather than waiting for the timeouts anew
         #: (Django's error page reads the session, through ``request.user``).
         self.unavailable: StoreUnavailable | None = None
+        #: Whether this session loaded empty because Redis could not be reached
+        #: and ``ON_UNAVAILABLE`` is ``"anonymous"``: its saves are skipped, and
+        #: its key stays, so its cookie is neither replaced nor deleted.
+        self.degraded = False
         self._request: weakref.ref[HttpRequest] | None = None
 
     @property
@@ -134,10 +144,16 @@ class SessionStore(SessionBase):
 
     def load(self) -> dict[str, Any]:
         key = self.session_key
-        with self._noting_outages(again=False):
-            found = self.store.presented(key) if is_valid_session_key(key) else None
-            if found is None and conf.MIGRATE_FROM and is_valid_session_key(key):
-                found = migrated(self.store, key)
+        try:
+            with self._noting_outages(again=False):
+                found = self.store.presented(key) if is_valid_session_key(key) else None
+                if found is None and conf.MIGRATE_FROM and is_valid_session_key(key):
+                    found = migrated(self.store, key)
+        except StoreUnavailable as exc:
+            if conf.ON_UNAVAILABLE != ANONYMOUS:
+                raise
+            session_degraded.send(sender=type(self), **self._degrade(exc))
+            return {}
         if isinstance(found, Ended):
             self._session_key = None
             ended_session_presented.send(sender=type(self), **self._signal_arguments(found))
@@ -145,15 +161,40 @@ class SessionStore(SessionBase):
 
     async def aload(self) -> dict[str, Any]:
         key = self.session_key
-        with self._noting_outages(again=False):
-            found = await self.store.apresented(key) if is_valid_session_key(key) else None
-            if found is None and conf.MIGRATE_FROM and is_valid_session_key(key):
-                # The db source reads through Django's ORM, which is sync.
-                found = await sync_to_async(migrated)(self.store, key)
+        try:
+            with self._noting_outages(again=False):
+                found = await self.store.apresented(key) if is_valid_session_key(key) else None
+                if found is None and conf.MIGRATE_FROM and is_valid_session_key(key):
+                    # The db source reads through Django's ORM, which is sync.
+                    found = await sync_to_async(migrated)(self.store, key)
+        except StoreUnavailable as exc:
+            if conf.ON_UNAVAILABLE != ANONYMOUS:
+                raise
+            await session_degraded.asend(sender=type(self), **self._degrade(exc))
+            return {}
         if isinstance(found, Ended):
             self._session_key = None
             await ended_session_presented.asend(sender=type(self), **self._signal_arguments(found))
         return self._loaded(found)
+
+    def _degrade(self, exc: StoreUnavailable) -> dict[str, Any]:
+        """Mark this session degraded and log it; return the signal's arguments."""
+        self.degraded = True
+        self._snapshot = self._kept = None
+        request = self.request
+        where = "" if request is None else f" for {request.method} {request.path}"
+        logger.warning(
+            "Serving an empty session%s, unsaved, since Redis is unavailable "
+            "(ON_UNAVAILABLE='anonymous'): %s",
+            where,
+            exc,
+        )
+        key = self.session_key
+        return {
+            "stored_id": stored_id(key) if key is not None else None,
+            "exception": exc,
+            "request": request,
+        }
 
     def _signal_arguments(self, ended: Ended) -> dict[str, Any]:
         return {
@@ -205,6 +246,8 @@ class SessionStore(SessionBase):
         raise RuntimeError(CREATE_FAILED)
 
     def save(self, must_create: bool = False) -> None:
+        if self.degraded:
+            return
         key = self.session_key
         if key is None:
             self.create()
@@ -222,6 +265,8 @@ class SessionStore(SessionBase):
         self._kept = data
 
     async def asave(self, must_create: bool = False) -> None:
+        if self.degraded:
+            return
         key = self.session_key
         if key is None:
             await self.acreate()

@@ -1,7 +1,8 @@
-"""The engine's signal, and its receivers of Django's.
+"""The engine's signals, and its receivers of Django's.
 
 :data:`ended_session_presented` is sent when a request presents the key of a
-session that ended. The receivers end a user's other sessions when their
+session that ended; :data:`session_degraded` when a request is served an
+empty session because Redis is unavailable. The receivers end a user's other sessions when their
 password changes (``REVOKE_ON_PASSWORD_CHANGE``).
 """
 
@@ -42,6 +43,21 @@ logger = logging.getLogger("redis_sessions")
 #: included. An exception a receiver raises propagates, as with Django's own
 #: signals.
 ended_session_presented = Signal()
+
+#: Sent when ``ON_UNAVAILABLE = "anonymous"`` serves a request an empty session
+#: because Redis could not be reached: once per request, by the session's
+#: first load, with ``sender`` the session's class and these arguments:
+#:
+#: * ``stored_id``: the stored id of the cookie's key, or None for a request
+#:   without one;
+#: * ``exception``: the :class:`~redis_sessions.exceptions.StoreUnavailable`
+#:   (a :class:`~redis_sessions.exceptions.CircuitOpen` while the circuit
+#:   breaker is open);
+#: * ``request``: as for :data:`ended_session_presented`.
+#:
+#: A site counts or reports degraded requests with it; the engine logs each
+#: one as a warning of the ``redis_sessions`` logger.
+session_degraded = Signal()
 
 #: Users being saved with a password other than the one in the database.
 _new_passwords: WeakSet[Any] = WeakSet()

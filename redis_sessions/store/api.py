@@ -34,6 +34,7 @@ from redis import Redis
 
 from redis_sessions.conf import DEFAULTS, conf
 from redis_sessions.store.async_clients import AsyncClient, ClientPerLoop, async_twin
+from redis_sessions.store.breaker import Breaker
 from redis_sessions.store.clients import (
     Client,
     close_client,
@@ -77,6 +78,8 @@ class Store:
         replicas_ack_timeout: float = DEFAULTS["REPLICAS_ACK_TIMEOUT"],
         absolute_ttl: int | None = DEFAULTS["ABSOLUTE_TTL"],
         max_session_bytes: int | None = DEFAULTS["MAX_SESSION_BYTES"],
+        breaker_failures: int = DEFAULTS["BREAKER_FAILURES"],
+        breaker_reset: float = DEFAULTS["BREAKER_RESET"],
     ) -> None:
         self.client = client
         self.owns_client = owns_client
@@ -96,10 +99,14 @@ class Store:
             async_client_factory = partial(async_twin, client)
         replicas = Replicas(min_replicas_ack, replicas_ack_timeout)
         where = partial(describe, client)
+        #: Fails operations at once while Redis does not answer; both drivers share it.
+        self.breaker = Breaker(breaker_failures, breaker_reset, where)
         #: Runs plans on the sync client.
-        self.driver = SyncDriver(client, where, replicas)
+        self.driver = SyncDriver(client, where, replicas, self.breaker)
         #: Runs plans on the asyncio client of the running event loop.
-        self.adriver = AsyncDriver(ClientPerLoop(async_client_factory), where, replicas)
+        self.adriver = AsyncDriver(
+            ClientPerLoop(async_client_factory), where, replicas, self.breaker
+        )
 
     @classmethod
     def from_settings(cls) -> Store:
@@ -118,6 +125,8 @@ class Store:
             replicas_ack_timeout=conf.REPLICAS_ACK_TIMEOUT,
             absolute_ttl=conf.ABSOLUTE_TTL,
             max_session_bytes=conf.MAX_SESSION_BYTES,
+            breaker_failures=conf.BREAKER_FAILURES,
+            breaker_reset=conf.BREAKER_RESET,
         )
 
     def __repr__(self) -> str:

@@ -4,8 +4,9 @@
 ``redis.asyncio`` client of the running event loop. Each owns the I/O and
 nothing else: single commands and pipelines, script loading on ``NOSCRIPT``,
 ``WAIT`` for ``MIN_REPLICAS_ACK``, routing on Redis Cluster, SCAN walks over
-every primary, and turning every Redis failure into
-:class:`~redis_sessions.exceptions.StoreUnavailable`. The two differ only in
+every primary, turning every Redis failure into
+:class:`~redis_sessions.exceptions.StoreUnavailable`, and failing at once
+while the store's :class:`~redis_sessions.store.breaker.Breaker` is open. The two differ only in
 their ``await`` s; what they decide is written once, in the functions below.
 """
 
@@ -28,6 +29,7 @@ from redis.sentinel import MasterNotFoundError
 
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.store.async_clients import AsyncClient, ClientPerLoop
+from redis_sessions.store.breaker import Breaker
 from redis_sessions.store.clients import Client, is_cluster
 from redis_sessions.store.steps import START, Command, Plan, Round, Scan, Scanned, ScriptCall, Step
 
@@ -227,12 +229,17 @@ class SyncDriver:
     """Runs plans on a sync client (one server, Sentinel or Cluster)."""
 
     def __init__(
-        self, client: Client, where: Callable[[], str], replicas: Replicas | None = None
+        self,
+        client: Client,
+        where: Callable[[], str],
+        replicas: Replicas | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self.client = client
         self.cluster = is_cluster(client)
         self.where = where
         self.replicas = replicas or Replicas()
+        self.breaker = breaker or Breaker(0, 0.0, where)
 
     def run(self, plan: Plan[T]) -> T:
         """Run ``plan`` to its end; return its result."""
@@ -250,12 +257,14 @@ class SyncDriver:
         steps = round_.steps
         wait = round_.acked and self.replicas.needed > 0
         try:
-            if len(steps) == 1 and not (wait and not self.cluster):
-                replies = [self.one(steps[0], round_.tolerant)]
-            else:
-                replies = self.pipelined(steps, wait and not self.cluster, round_.tolerant)
-            if wait:
-                self.replicas.check(replies.pop() if not self.cluster else self.wait(steps[0]))
+            with self.breaker.call():
+                if len(steps) == 1 and not (wait and not self.cluster):
+                    replies = [self.one(steps[0], round_.tolerant)]
+                else:
+                    replies = self.pipelined(steps, wait and not self.cluster, round_.tolerant)
+                if wait:
+                    acks = replies.pop() if not self.cluster else self.wait(steps[0])
+                    self.replicas.check(acks)
         except RedisError as exc:
             raise unavailable(exc, round_.action, self.where()) from exc
         return replies
@@ -302,9 +311,10 @@ class SyncDriver:
         at = Position.parse(scan.cursor)
         client: Any = self.client
         try:
-            nodes = ordered(client.get_primaries()) if self.cluster else [None]
-            node = at.on(nodes)
-            cursor, keys = client.scan(at.cursor, **scan_kwargs(scan, node))
+            with self.breaker.call():
+                nodes = ordered(client.get_primaries()) if self.cluster else [None]
+                node = at.on(nodes)
+                cursor, keys = client.scan(at.cursor, **scan_kwargs(scan, node))
         except RedisError as exc:
             raise unavailable(exc, "scan the sessions", self.where()) from exc
         return Scanned(keys, at.after(scan_cursor(cursor, node), len(nodes)), node)
@@ -314,11 +324,16 @@ class AsyncDriver:
     """Runs plans on the ``redis.asyncio`` client of the running event loop."""
 
     def __init__(
-        self, clients: ClientPerLoop, where: Callable[[], str], replicas: Replicas | None = None
+        self,
+        clients: ClientPerLoop,
+        where: Callable[[], str],
+        replicas: Replicas | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self.clients = clients
         self.where = where
         self.replicas = replicas or Replicas()
+        self.breaker = breaker or Breaker(0, 0.0, where)
 
     @property
     def client(self) -> AsyncClient:
@@ -345,13 +360,16 @@ class AsyncDriver:
         cluster = isinstance(client, AsyncRedisCluster)
         wait = round_.acked and self.replicas.needed > 0
         try:
-            if len(steps) == 1 and not (wait and not cluster):
-                replies = [await self.one(client, steps[0], round_.tolerant)]
-            else:
-                replies = await self.pipelined(client, steps, wait and not cluster, round_.tolerant)
-            if wait:
-                acks = replies.pop() if not cluster else await self.wait(client, steps[0])
-                self.replicas.check(acks)
+            with self.breaker.call():
+                if len(steps) == 1 and not (wait and not cluster):
+                    replies = [await self.one(client, steps[0], round_.tolerant)]
+                else:
+                    replies = await self.pipelined(
+                        client, steps, wait and not cluster, round_.tolerant
+                    )
+                if wait:
+                    acks = replies.pop() if not cluster else await self.wait(client, steps[0])
+                    self.replicas.check(acks)
         except RedisError as exc:
             raise unavailable(exc, round_.action, self.where()) from exc
         return replies
@@ -396,14 +414,15 @@ class AsyncDriver:
         at = Position.parse(scan.cursor)
         anyclient: Any = client
         try:
-            if isinstance(client, AsyncRedisCluster):
-                # An asyncio cluster client learns the nodes on its first command.
-                await client.initialize()
-                nodes = ordered(client.get_primaries())
-            else:
-                nodes = [None]
-            node = at.on(nodes)
-            cursor, keys = await anyclient.scan(at.cursor, **scan_kwargs(scan, node))
+            with self.breaker.call():
+                if isinstance(client, AsyncRedisCluster):
+                    # An asyncio cluster client learns the nodes on its first command.
+                    await client.initialize()
+                    nodes = ordered(client.get_primaries())
+                else:
+                    nodes = [None]
+                node = at.on(nodes)
+                cursor, keys = await anyclient.scan(at.cursor, **scan_kwargs(scan, node))
         except RedisError as exc:
             raise unavailable(exc, "scan the sessions", self.where()) from exc
         return Scanned(keys, at.after(scan_cursor(cursor, node), len(nodes)), node)

@@ -1,0 +1,163 @@
+"""A circuit breaker: fail fast while Redis does not answer.
+
+A hung server (a stopped process, a blackholed network, a stalled failover)
+makes every command wait out ``SOCKET_TIMEOUT``. After ``failures`` commands in
+a row found no server, the breaker opens: operations raise
+:class:`~redis_sessions.exceptions.CircuitOpen` at once, without touching the
+network. Every ``reset`` seconds, one operation goes through as a probe; the
+first one that reaches the server closes the breaker again.
+
+One breaker serves a store: its sync driver and its asyncio driver share it, so
+the threads and the event loops of a process see one state. Its lock is held
+to read and change that state, never across I/O, so it does not serialise the
+operations it guards.
+
+What counts as a failure is a command that did not reach a server or got no
+reply (``ConnectionError`` and ``TimeoutError`` of redis-py, which include
+"no master found" from Sentinel and a server still loading its data). A
+server that answers, even with an error, closes the breaker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from redis.exceptions import ConnectionError, RedisError, TimeoutError
+
+from redis_sessions.exceptions import CircuitOpen
+
+__all__ = ["CLOSED", "OPEN", "PROBING", "Breaker", "Call"]
+
+logger = logging.getLogger("redis_sessions.breaker")
+
+#: Operations go to Redis.
+CLOSED = "closed"
+#: Operations fail at once.
+OPEN = "open"
+#: One operation, the probe, is on its way to Redis; the others fail at once.
+PROBING = "probing"
+
+
+class Breaker:
+    """The state shared by every operation of one store in this process.
+
+    ``failures`` is how many failures in a row open it (0 turns it off);
+    ``reset`` the seconds it stays open before a probe; ``where`` describes the
+    server for the log and the errors.
+    """
+
+    def __init__(
+        self,
+        failures: int,
+        reset: float,
+        where: Callable[[], str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.failures = failures
+        self.reset = reset
+        self.where = where
+        self.clock = clock
+        self.state = CLOSED
+        #: Failures since the last success.
+        self.in_a_row = 0
+        #: When it last opened, or when its probe set out.
+        self.since = 0.0
+        self.lock = threading.Lock()
+
+    def call(self) -> Call:
+        """Guard one operation: ``with breaker.call(): ...``."""
+        return Call(self, self.admit())
+
+    def admit(self) -> bool:
+        """Let an operation through, or raise :class:`CircuitOpen`.
+
+        True when the operation is the probe.
+        """
+        if self.state == CLOSED:
+            return False
+        with self.lock:
+            now = self.clock()
+            if self.state == CLOSED:
+                return False
+            # A probe that has not come back within ``reset`` no longer
+            # holds the others back: one more may go (its own fate tells).
+            if now - self.since >= self.reset:
+                self.since = now
+                self._change(PROBING, "a probe goes to Redis")
+                return True
+            waited = self.reset - (now - self.since)
+        raise CircuitOpen(
+            f"Redis at {self.where()} failed {self.in_a_row} times in a row; the engine "
+            f"fails at once for {waited:.2f} s more, then tries again. Check that the "
+            "server is up and reachable (BREAKER_FAILURES and BREAKER_RESET set this)."
+        )
+
+    def succeeded(self) -> None:
+        """Record an operation that reached the server."""
+        if self.state == CLOSED and self.in_a_row == 0:
+            return
+        with self.lock:
+            self.in_a_row = 0
+            if self.state != CLOSED:
+                self._change(CLOSED, "Redis answers again")
+
+    def failed(self) -> None:
+        """Record an operation that found no server."""
+        if not self.failures:
+            return
+        with self.lock:
+            self.in_a_row += 1
+            if self.state == PROBING or (self.state == CLOSED and self.in_a_row >= self.failures):
+                self.since = self.clock()
+                self._change(
+                    OPEN,
+                    f"{self.in_a_row} failures in a row; operations fail at once for "
+                    f"{self.reset} s before a probe",
+                )
+
+    def abandoned(self) -> None:
+        """Record a probe that ended without an answer either way (cancelled, say)."""
+        with self.lock:
+            if self.state == PROBING:
+                self._change(OPEN, "the probe was abandoned")
+
+    def _change(self, state: str, why: str) -> None:
+        if state == self.state:
+            return
+        level = logging.WARNING if state == OPEN else logging.INFO
+        logger.log(level, "Circuit breaker of Redis at %s: %s, %s.", self.where(), state, why)
+        self.state = state
+
+
+class Call:
+    """One guarded operation: a context manager that reports how it went."""
+
+    __slots__ = ("breaker", "probe")
+
+    def __init__(self, breaker: Breaker, probe: bool) -> None:
+        self.breaker = breaker
+        self.probe = probe
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            self.breaker.succeeded()
+        elif issubclass(kind, (ConnectionError, TimeoutError)):
+            self.breaker.failed()
+        elif issubclass(kind, RedisError):
+            # Any other error of redis-py is an answer of the server.
+            self.breaker.succeeded()
+        elif self.probe:
+            # Cancelled, say: the probe tells nothing, and another may go.
+            self.breaker.abandoned()
