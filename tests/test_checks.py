@@ -92,6 +92,13 @@ def test_leaving_redis_sessions_out_passes() -> None:
         ({"ABSOLUTE_TTL": True}, ["redis_sessions.E023"]),
         ({"MAX_SESSION_BYTES": -1}, ["redis_sessions.E024"]),
         ({"MAX_SESSION_BYTES": "64k"}, ["redis_sessions.E024"]),
+        ({"BREAKER_FAILURES": -1}, ["redis_sessions.E025"]),
+        ({"BREAKER_FAILURES": 3.0}, ["redis_sessions.E025"]),
+        ({"BREAKER_FAILURES": True}, ["redis_sessions.E025"]),
+        ({"BREAKER_RESET": 0}, ["redis_sessions.E026"]),
+        ({"BREAKER_RESET": "1s"}, ["redis_sessions.E026"]),
+        ({"ON_UNAVAILABLE": "empty"}, ["redis_sessions.E027"]),
+        ({"ON_UNAVAILABLE": None}, ["redis_sessions.E027"]),
         (
             {"MIN_REPLICAS_ACK": None, "REPLICAS_ACK_TIMEOUT": -1.0},
             ["redis_sessions.E018", "redis_sessions.E019"],
@@ -712,3 +719,39 @@ def test_e023_and_e024_say_what_the_limits_take() -> None:
         size.msg == "REDIS_SESSIONS['MAX_SESSION_BYTES'] must be a positive integer or None, not 0."
     )
     assert size.hint == "The default is 65536; None turns it off."
+
+
+def test_e025_to_e027_say_what_the_outage_settings_take() -> None:
+    failures, reset, mode = settings_messages(
+        REDIS_SESSIONS={"BREAKER_FAILURES": -2, "BREAKER_RESET": 0, "ON_UNAVAILABLE": "ignore"}
+    )
+
+    assert (failures.id, reset.id, mode.id) == (
+        "redis_sessions.E025",
+        "redis_sessions.E026",
+        "redis_sessions.E027",
+    )
+    assert failures.msg == (
+        "REDIS_SESSIONS['BREAKER_FAILURES'] must be an integer of 0 or more, not -2."
+    )
+    assert failures.hint == "The default is 3; 0 turns the circuit breaker off."
+    assert (
+        reset.msg == "REDIS_SESSIONS['BREAKER_RESET'] must be a positive number of seconds, not 0."
+    )
+    assert (
+        mode.msg == "REDIS_SESSIONS['ON_UNAVAILABLE'] must be 'raise' or 'anonymous', not 'ignore'."
+    )
+    assert mode.hint == (
+        "'raise' (the default) fails the request; 'anonymous' serves it an empty session that "
+        "is never saved."
+    )
+
+
+def test_w013_warns_that_forms_fail_while_degraded_with_csrf_in_the_session() -> None:
+    (warning,) = settings_messages(
+        REDIS_SESSIONS={"ON_UNAVAILABLE": "anonymous"}, CSRF_USE_SESSIONS=True
+    )
+
+    assert warning.id == "redis_sessions.W013"
+    assert str(warning.hint).startswith("Keep the CSRF token in its cookie")
+    assert settings_messages(REDIS_SESSIONS={"ON_UNAVAILABLE": "anonymous"}) == []
