@@ -21,6 +21,10 @@ records:
 * failed requests between the two, and sessions written before the kill that
   could not be read after it (with ``MIN_REPLICAS_ACK`` 0 and then 1).
 
+Each row is run with the circuit breaker on (``BREAKER_FAILURES`` 3, the
+default) and off, their rounds taking turns: the breaker must not keep
+requests off for longer than the failover does.
+
 The table gives the median of R rounds (default 3) for each server binary,
 and is written to ``benchmarks/results/failover.rst``.
 """
@@ -99,13 +103,16 @@ def cluster(acks: int) -> Iterator[Topology]:
 
 TOPOLOGIES = {"Sentinel": sentinel, "Cluster": cluster}
 
+#: ``BREAKER_FAILURES`` of each run: the default, and the breaker off.
+BREAKER = {3: "on", 0: "off"}
 
-def one_round(topology: str, acks: int) -> Round:
+
+def one_round(topology: str, acks: int, breaker: int) -> Round:
     from redis_sessions.session import SessionStore
 
     with (
         TOPOLOGIES[topology](acks) as (engine, kill, wait, restart),
-        override_settings(REDIS_SESSIONS=engine),
+        override_settings(REDIS_SESSIONS={**engine, "BREAKER_FAILURES": breaker}),
     ):
         load = SessionLoad().start()
         time.sleep(1.0)
@@ -146,23 +153,30 @@ def main() -> None:
         name = f"{os.path.basename(server_binary())}"
         for topology in TOPOLOGIES:
             for acks in (0, 1):
-                rounds = [one_round(topology, acks) for _ in range(options.rounds)]
-                print(f"{name} {topology} MIN_REPLICAS_ACK={acks}: {rounds}", flush=True)
-                rows.append(
-                    [
-                        name,
-                        topology,
-                        str(acks),
-                        f"{statistics.median(r.failover for r in rounds):.2f}",
-                        f"{statistics.median(r.recovery for r in rounds):.2f}",
-                        f"{statistics.median(r.failed for r in rounds):.0f}",
-                        f"{sum(r.lost for r in rounds)} of {sum(r.saved for r in rounds)}",
-                    ]
-                )
+                # The breaker on (the default) and off, round after round.
+                rounds: dict[int, list[Round]] = {failures: [] for failures in BREAKER}
+                for _ in range(options.rounds):
+                    for failures in BREAKER:
+                        rounds[failures].append(one_round(topology, acks, failures))
+                for failures, done in rounds.items():
+                    print(f"{name} {topology} {acks} {BREAKER[failures]}: {done}", flush=True)
+                    rows.append(
+                        [
+                            name,
+                            topology,
+                            str(acks),
+                            BREAKER[failures],
+                            f"{statistics.median(r.failover for r in done):.2f}",
+                            f"{statistics.median(r.recovery for r in done):.2f}",
+                            f"{statistics.median(r.failed for r in done):.0f}",
+                            f"{sum(r.lost for r in done)} of {sum(r.saved for r in done)}",
+                        ]
+                    )
     header = [
         "Server",
         "Topology",
         "MIN_REPLICAS_ACK",
+        "Breaker",
         "Failover (s)",
         "Recovery (s)",
         "Failed requests",

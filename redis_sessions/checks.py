@@ -220,7 +220,7 @@ def _outage_messages(values: Mapping[str, Any]) -> list[CheckMessage]:
             Error(
                 f"REDIS_SESSIONS['BREAKER_RESET'] must be a positive number of seconds, "
                 f"not {reset!r}.",
-                hint=f"The default is {DEFAULTS['BREAKER_RESET']}: a probe every half second "
+                hint=f"The default is {DEFAULTS['BREAKER_RESET']}: a probe every tenth of a second "
                 "while the breaker is open.",
                 id="redis_sessions.E026",
             )

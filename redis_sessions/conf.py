@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "REPLICAS_ACK_TIMEOUT": 0.5,
     "MIGRATE_FROM": [],
     "BREAKER_FAILURES": 3,
-    "BREAKER_RESET": 0.5,
+    "BREAKER_RESET": 0.1,
     "ON_UNAVAILABLE": "raise",
 }
 

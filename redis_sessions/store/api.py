@@ -80,6 +80,7 @@ class Store:
         max_session_bytes: int | None = DEFAULTS["MAX_SESSION_BYTES"],
         breaker_failures: int = DEFAULTS["BREAKER_FAILURES"],
         breaker_reset: float = DEFAULTS["BREAKER_RESET"],
+        breaker_patience: float = DEFAULTS["SOCKET_CONNECT_TIMEOUT"] + DEFAULTS["SOCKET_TIMEOUT"],
     ) -> None:
         self.client = client
         self.owns_client = owns_client
@@ -100,7 +101,7 @@ class Store:
         replicas = Replicas(min_replicas_ack, replicas_ack_timeout)
         where = partial(describe, client)
         #: Fails operations at once while Redis does not answer; both drivers share it.
-        self.breaker = Breaker(breaker_failures, breaker_reset, where)
+        self.breaker = Breaker(breaker_failures, breaker_reset, where, breaker_patience)
         #: Runs plans on the sync client.
         self.driver = SyncDriver(client, where, replicas, self.breaker)
         #: Runs plans on the asyncio client of the running event loop.
@@ -127,6 +128,9 @@ class Store:
             max_session_bytes=conf.MAX_SESSION_BYTES,
             breaker_failures=conf.BREAKER_FAILURES,
             breaker_reset=conf.BREAKER_RESET,
+            # A probe has its outcome once the socket timeouts have passed.
+            breaker_patience=(conf.SOCKET_CONNECT_TIMEOUT or 0) + (conf.SOCKET_TIMEOUT or 0)
+            or DEFAULTS["SOCKET_CONNECT_TIMEOUT"] + DEFAULTS["SOCKET_TIMEOUT"],
         )
 
     def __repr__(self) -> str:

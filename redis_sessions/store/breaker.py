@@ -5,7 +5,10 @@ makes every command wait out ``SOCKET_TIMEOUT``. After ``failures`` commands in
 a row found no server, the breaker opens: operations raise
 :class:`~redis_sessions.exceptions.CircuitOpen` at once, without touching the
 network. Every ``reset`` seconds, one operation goes through as a probe; the
-first one that reaches the server closes the breaker again.
+first one that reaches the server closes the breaker again. While a probe
+waits for its answer, the others still fail at once: another probe goes only
+if that one has had no outcome for ``patience`` seconds (the socket timeouts,
+after which it has one).
 
 One breaker serves a store: its sync driver and its asyncio driver share it, so
 the threads and the event loops of a process see one state. Its lock is held
@@ -46,8 +49,9 @@ class Breaker:
     """The state shared by every operation of one store in this process.
 
     ``failures`` is how many failures in a row open it (0 turns it off);
-    ``reset`` the seconds it stays open before a probe; ``where`` describes the
-    server for the log and the errors.
+    ``reset`` the seconds it stays open before a probe; ``patience`` the
+    seconds a probe may go without an outcome before another one goes;
+    ``where`` describes the server for the log and the errors.
     """
 
     def __init__(
@@ -55,10 +59,12 @@ class Breaker:
         failures: int,
         reset: float,
         where: Callable[[], str],
+        patience: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.failures = failures
         self.reset = reset
+        self.patience = patience
         self.where = where
         self.clock = clock
         self.state = CLOSED
@@ -83,13 +89,14 @@ class Breaker:
             now = self.clock()
             if self.state == CLOSED:
                 return False
-            # A probe that has not come back within ``reset`` no longer
-            # holds the others back: one more may go (its own fate tells).
-            if now - self.since >= self.reset:
+            # A probe with no outcome after ``patience`` (cancelled, say) no
+            # longer holds the others back.
+            wait = self.reset if self.state == OPEN else self.patience
+            if now - self.since >= wait:
                 self.since = now
                 self._change(PROBING, "a probe goes to Redis")
                 return True
-            waited = self.reset - (now - self.since)
+            waited = wait - (now - self.since)
         raise CircuitOpen(
             f"Redis at {self.where()} failed {self.in_a_row} times in a row; the engine "
             f"fails at once for {waited:.2f} s more, then tries again. Check that the "
@@ -128,7 +135,13 @@ class Breaker:
     def _change(self, state: str, why: str) -> None:
         if state == self.state:
             return
-        level = logging.WARNING if state == OPEN else logging.INFO
+        # Opening and closing are news; the probes in between are not.
+        if state == CLOSED:
+            level = logging.INFO
+        elif self.state == CLOSED:
+            level = logging.WARNING
+        else:
+            level = logging.DEBUG
         logger.log(level, "Circuit breaker of Redis at %s: %s, %s.", self.where(), state, why)
         self.state = state
 
