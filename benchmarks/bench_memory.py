@@ -53,6 +53,9 @@ from benchmarks.servers import RedisServer
 
 #: The engine with ``USER_INDEX`` on, as the report names it.
 INDEXED = f"{ENGINE} + USER_INDEX"
+#: The engine with the device details of ``DEVICE_DETAILS``, as a login records them.
+DEVICES = f"{ENGINE} + DEVICE_DETAILS"
+DEVICE_DATA = {"_device_agent": "Firefox 133 on Linux", "_device_ip": "203.0.113.9"}
 
 #: Redis 7 keeps a hash in a listpack while every field and value fits in this
 #: many bytes (``hash-max-listpack-value``), with the default configuration.
@@ -107,6 +110,7 @@ def measure(
     store_class: type[SessionBase],
     count: int,
     per_user: int = 1,
+    extra: dict[str, str] | None = None,
 ) -> Footprint:
     """Create ``count`` sessions, ``per_user`` of each user, on an emptied server."""
     # SYNC: the memory must be freed before the baseline is read, whatever lazyfree says.
@@ -118,7 +122,8 @@ def measure(
         session = store_class()
         # This engine keeps one index key per user: one session per user is
         # its worst case.
-        session.update({**SESSION_DATA, "_auth_user_id": str(100_000 + number // per_user)})
+        user_id = str(100_000 + number // per_user)
+        session.update({**SESSION_DATA, "_auth_user_id": user_id, **(extra or {})})
         session.create()
         keys.append(session.session_key)
     settle(admin)
@@ -126,7 +131,7 @@ def measure(
     stored = admin.dbsize()
     if stored not in (count, count + -(-count // per_user)):
         raise SystemExit(f"{name}: {stored} keys on the server after creating {count} sessions")
-    sample = redis_key_of(ENGINE if name == INDEXED else name, keys[0])  # type: ignore[arg-type]
+    sample = redis_key_of(ENGINE if name in (INDEXED, DEVICES) else name, keys[0])  # type: ignore[arg-type]
     return Footprint(
         store=name,
         sessions=count,
@@ -245,6 +250,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             footprints.append(
                 measure(admin, INDEXED, stores[ENGINE], args.sessions, args.sessions_per_user)
             )
+        # And with the device details a login records with DEVICE_DETAILS.
+        progress(f"Creating {args.sessions} sessions with {DEVICES}...")
+        footprints.append(
+            measure(
+                admin, DEVICES, stores[ENGINE], args.sessions, args.sessions_per_user, DEVICE_DATA
+            )
+        )
         plain, rst = report(footprints, facts(admin, args.sessions, args.sessions_per_user))
         publish("memory.rst", plain, rst)
         admin.close()

@@ -171,7 +171,14 @@ def check_settings(
                     id="redis_sessions.E009",
                 )
             )
-    for name in ("REVOKE_ON_PASSWORD_CHANGE", "USER_INDEX", "TLS_CHECK_HOSTNAME", "SENTINEL_TLS"):
+    for name in (
+        "REVOKE_ON_PASSWORD_CHANGE",
+        "USER_INDEX",
+        "TLS_CHECK_HOSTNAME",
+        "SENTINEL_TLS",
+        "DEVICE_DETAILS",
+        "ANONYMIZE_IP",
+    ):
         if type(values[name]) is not bool:
             errors.append(
                 Error(
@@ -192,8 +199,35 @@ def check_settings(
     errors += _topology_messages(user, values)
     errors += _migration_messages(values["MIGRATE_FROM"])
     errors += _outage_messages(values)
+    errors += _device_messages(values)
     errors += _app_order_messages()
     return errors
+
+
+def _device_messages(values: Mapping[str, Any]) -> list[CheckMessage]:
+    """What ``CLIENT_IP_HEADER`` and ``ACTIVITY_INTERVAL`` get wrong."""
+    messages: list[CheckMessage] = []
+    header = values["CLIENT_IP_HEADER"]
+    if header is not None and (not isinstance(header, str) or not header.isupper()):
+        messages.append(
+            Error(
+                f"REDIS_SESSIONS['CLIENT_IP_HEADER'] must be None or a key of request.META, "
+                f"not {header!r}.",
+                hint="For the X-Forwarded-For header of a proxy you trust, "
+                "'HTTP_X_FORWARDED_FOR'; None reads REMOTE_ADDR.",
+                id="redis_sessions.E028",
+            )
+        )
+    if not _is_positive_int(values["ACTIVITY_INTERVAL"]):
+        messages.append(
+            Error(
+                f"REDIS_SESSIONS['ACTIVITY_INTERVAL'] must be a positive integer of seconds, "
+                f"not {values['ACTIVITY_INTERVAL']!r}.",
+                hint=f"The default is {DEFAULTS['ACTIVITY_INTERVAL']}.",
+                id="redis_sessions.E029",
+            )
+        )
+    return messages
 
 
 #: The values of ``ON_UNAVAILABLE``.

@@ -42,6 +42,10 @@ DEFAULTS: dict[str, Any] = {
     "BREAKER_FAILURES": 3,
     "BREAKER_RESET": 0.1,
     "ON_UNAVAILABLE": "raise",
+    "DEVICE_DETAILS": False,
+    "CLIENT_IP_HEADER": None,
+    "ANONYMIZE_IP": False,
+    "ACTIVITY_INTERVAL": 300,
 }
 
 
@@ -174,6 +178,22 @@ class Settings:
     @property
     def ON_UNAVAILABLE(self) -> str:
         return self._get("ON_UNAVAILABLE")  # type: ignore[no-any-return]
+
+    @property
+    def DEVICE_DETAILS(self) -> bool:
+        return self._get("DEVICE_DETAILS")  # type: ignore[no-any-return]
+
+    @property
+    def CLIENT_IP_HEADER(self) -> str | None:
+        return self._get("CLIENT_IP_HEADER")  # type: ignore[no-any-return]
+
+    @property
+    def ANONYMIZE_IP(self) -> bool:
+        return self._get("ANONYMIZE_IP")  # type: ignore[no-any-return]
+
+    @property
+    def ACTIVITY_INTERVAL(self) -> int:
+        return self._get("ACTIVITY_INTERVAL")  # type: ignore[no-any-return]
 
 
 conf = Settings()

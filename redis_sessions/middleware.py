@@ -38,6 +38,8 @@ from django.utils.deprecation import MiddlewareMixin
 from django.utils.html import escape
 from django.utils.http import http_date
 
+from redis_sessions.conf import conf
+from redis_sessions.devices import IP, client_ip
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.session import SessionStore
 
@@ -70,6 +72,23 @@ def unsaved(request: HttpRequest, response: HttpResponseBase) -> bool:
     return True
 
 
+def note_activity(request: HttpRequest) -> None:
+    """With ``DEVICE_DETAILS``, have a user's session saved once per ``ACTIVITY_INTERVAL``.
+
+    A request that only reads the session leaves it unsaved, one round trip;
+    once the session was last saved ``ACTIVITY_INTERVAL`` seconds ago or
+    more, the next request saves it, which records its last activity (and
+    the client's address, which may have changed).
+    """
+    session = getattr(request, "session", None)
+    if not conf.DEVICE_DETAILS or not isinstance(session, SessionStore) or session.modified:
+        return
+    saved = session.last_saved()
+    if saved is not None and time.time() - saved >= conf.ACTIVITY_INTERVAL:
+        session[IP] = client_ip(request)
+        session.modified = True
+
+
 class SessionMiddleware(DjangoSessionMiddleware):
     """Django's session middleware, with a native asyncio path.
 
@@ -87,6 +106,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if unsaved(request, response):
             return response
+        note_activity(request)
         return super().process_response(request, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -102,6 +122,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         session: Any = getattr(request, "session", None)
         if session is None or unsaved(request, response):
             return response
+        note_activity(request)
         cookie = settings.SESSION_COOKIE_NAME
         vary_on_cookie = session.accessed
         if cookie in request.COOKIES and session.is_empty():

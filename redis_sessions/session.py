@@ -215,6 +215,17 @@ class SessionStore(SessionBase):
         self._kept = stored.data
         return stored.data
 
+    def last_saved(self) -> int | None:
+        """Unix time the session of a user was last saved, as it was loaded.
+
+        None for an anonymous session, or one not loaded from Redis.
+        """
+        fields = self._snapshot
+        if not fields or codec.USER_ID not in fields:
+            return None
+        saved = fields.get(codec.SAVED) or fields.get(codec.CREATED) or b"0"
+        return int(saved)
+
     def exists(self, session_key: str | None) -> bool:
         return is_valid_session_key(session_key) and self.store.exists(session_key)
 

@@ -15,6 +15,7 @@ from weakref import WeakSet
 from django.dispatch import Signal
 
 from redis_sessions.conf import conf
+from redis_sessions.devices import record_device
 from redis_sessions.store import get_store
 from redis_sessions.store.ended import PASSWORD
 
@@ -32,7 +33,8 @@ logger = logging.getLogger("redis_sessions")
 #:   anonymous session;
 #: * ``ended``: when it ended, an aware ``datetime`` in UTC, to the second;
 #: * ``reason``: why, one of ``"logout"``, ``"cycle"``, ``"password"``,
-#:   ``"admin"`` and ``"revoke"`` (see :mod:`redis_sessions.store.ended`), a
+#:   ``"admin"``, ``"device"`` and ``"revoke"`` (see
+#:   :mod:`redis_sessions.store.ended`), a
 #:   code a site gave :meth:`Store.destroy() <redis_sessions.store.Store.destroy>`,
 #:   or None for a tombstone that records none;
 #: * ``request``: the ``HttpRequest`` that presented it, when the engine's
@@ -95,3 +97,9 @@ def end_sessions_on_password_change(sender: Any, instance: Any, **kwargs: Any) -
     _new_passwords.discard(instance)
     ended = get_store().destroy_user_sessions(str(instance.pk), reason=PASSWORD)
     logger.info("The password of user %s changed; %d session(s) ended.", instance.pk, ended)
+
+
+def record_device_at_login(sender: Any, request: Any = None, **kwargs: Any) -> None:
+    """With ``DEVICE_DETAILS``, note the browser and address of a login in its session."""
+    if conf.DEVICE_DETAILS and request is not None and hasattr(request, "session"):
+        record_device(request)

@@ -85,11 +85,11 @@ def test_the_open_error_says_what_to_do(breaker: Breaker, clock: Clock) -> None:
     fail(breaker, 3)
     clock.now += 0.2
     with pytest.raises(CircuitOpen) as raised:
-        breaker.call()
+        breaker.call("load a session")
     assert str(raised.value) == (
-        "Redis at the test server failed 3 times in a row; the engine fails at once for "
-        "0.30 s more, then tries again. Check that the server is up and reachable "
-        "(BREAKER_FAILURES and BREAKER_RESET set this)."
+        "Redis at the test server could not load a session: it failed 3 times in a row, and "
+        "the engine fails at once for 0.30 s more, then tries again. Check that the server is "
+        "up and reachable (BREAKER_FAILURES and BREAKER_RESET set this)."
     )
     assert isinstance(raised.value, StoreUnavailable)
 

@@ -99,6 +99,12 @@ def test_leaving_redis_sessions_out_passes() -> None:
         ({"BREAKER_RESET": "1s"}, ["redis_sessions.E026"]),
         ({"ON_UNAVAILABLE": "empty"}, ["redis_sessions.E027"]),
         ({"ON_UNAVAILABLE": None}, ["redis_sessions.E027"]),
+        ({"CLIENT_IP_HEADER": "X-Forwarded-For"}, ["redis_sessions.E028"]),
+        ({"CLIENT_IP_HEADER": ["HTTP_X_REAL_IP"]}, ["redis_sessions.E028"]),
+        ({"ACTIVITY_INTERVAL": 0}, ["redis_sessions.E029"]),
+        ({"ACTIVITY_INTERVAL": 60.0}, ["redis_sessions.E029"]),
+        ({"DEVICE_DETAILS": "yes"}, ["redis_sessions.E011"]),
+        ({"ANONYMIZE_IP": 1}, ["redis_sessions.E011"]),
         (
             {"MIN_REPLICAS_ACK": None, "REPLICAS_ACK_TIMEOUT": -1.0},
             ["redis_sessions.E018", "redis_sessions.E019"],
@@ -496,7 +502,8 @@ def settings_messages(**overrides: Any) -> list[CheckMessage]:
             "TLS_KEYFILE, TLS_CHECK_HOSTNAME, "
             "SENTINELS, SENTINEL_SERVICE, SENTINEL_USERNAME, SENTINEL_PASSWORD, SENTINEL_TLS, "
             "CLUSTER_NODES, MIN_REPLICAS_ACK, REPLICAS_ACK_TIMEOUT, MIGRATE_FROM, "
-            "BREAKER_FAILURES, BREAKER_RESET, ON_UNAVAILABLE.",
+            "BREAKER_FAILURES, BREAKER_RESET, ON_UNAVAILABLE, DEVICE_DETAILS, CLIENT_IP_HEADER, "
+            "ANONYMIZE_IP, ACTIVITY_INTERVAL.",
         ),
     ],
 )
@@ -755,3 +762,16 @@ def test_w013_warns_that_forms_fail_while_degraded_with_csrf_in_the_session() ->
     assert warning.id == "redis_sessions.W013"
     assert str(warning.hint).startswith("Keep the CSRF token in its cookie")
     assert settings_messages(REDIS_SESSIONS={"ON_UNAVAILABLE": "anonymous"}) == []
+
+
+def test_e028_says_which_key_of_meta_to_name() -> None:
+    (message,) = settings_messages(REDIS_SESSIONS={"CLIENT_IP_HEADER": "X-Forwarded-For"})
+
+    assert message.msg == (
+        "REDIS_SESSIONS['CLIENT_IP_HEADER'] must be None or a key of request.META, "
+        "not 'X-Forwarded-For'."
+    )
+    assert message.hint == (
+        "For the X-Forwarded-For header of a proxy you trust, 'HTTP_X_FORWARDED_FOR'; "
+        "None reads REMOTE_ADDR."
+    )

@@ -24,6 +24,7 @@ from django.urls import URLPattern, path
 from benchmarks.servers import RedisServer
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.signals import session_degraded
+from tests.support.signals import heard
 
 pytestmark = pytest.mark.django_db
 
@@ -110,14 +111,8 @@ def ada(server: RedisServer) -> Client:
 @pytest.fixture
 def degraded() -> Iterator[list[dict[str, Any]]]:
     """The arguments of every ``session_degraded`` signal sent."""
-    sent: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        sent.append(kwargs)
-
-    session_degraded.connect(receiver)
-    yield sent
-    session_degraded.disconnect(receiver)
+    with heard(session_degraded) as sent:
+        yield sent
 
 
 def cookie_of(browser: Client | AsyncClient) -> str:

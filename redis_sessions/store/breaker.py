@@ -74,12 +74,12 @@ class Breaker:
         self.since = 0.0
         self.lock = threading.Lock()
 
-    def call(self) -> Call:
-        """Guard one operation: ``with breaker.call(): ...``."""
-        return Call(self, self.admit())
+    def call(self, action: str = "run a command") -> Call:
+        """Guard one operation, which would ``action``: ``with breaker.call(...): ...``."""
+        return Call(self, self.admit(action))
 
-    def admit(self) -> bool:
-        """Let an operation through, or raise :class:`CircuitOpen`.
+    def admit(self, action: str = "run a command") -> bool:
+        """Let an operation through, or raise :class:`CircuitOpen` saying it could not ``action``.
 
         True when the operation is the probe.
         """
@@ -98,9 +98,10 @@ class Breaker:
                 return True
             waited = wait - (now - self.since)
         raise CircuitOpen(
-            f"Redis at {self.where()} failed {self.in_a_row} times in a row; the engine "
-            f"fails at once for {waited:.2f} s more, then tries again. Check that the "
-            "server is up and reachable (BREAKER_FAILURES and BREAKER_RESET set this)."
+            f"Redis at {self.where()} could not {action}: it failed {self.in_a_row} times in "
+            f"a row, and the engine fails at once for {waited:.2f} s more, then tries again. "
+            "Check that the server is up and reachable (BREAKER_FAILURES and BREAKER_RESET "
+            "set this)."
         )
 
     def succeeded(self) -> None:

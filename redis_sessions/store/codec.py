@@ -11,7 +11,8 @@ Field names:
   seconds), ``#m`` (last saved; a session not saved since its creation has
   none, and its created time stands for it), ``#u`` (the user id: ``_auth_user_id``, always
   stored as it is), ``#b`` and ``#h`` (``_auth_user_backend`` and
-  ``_auth_user_hash``, under short names), ``#i`` (the expiry bound recorded in
+  ``_auth_user_hash``, under short names), ``#a`` and ``#p`` (a device's
+  browser and address, ``_device_agent`` and ``_device_ip``), ``#i`` (the expiry bound recorded in
   the user's index), ``#x`` (a tombstone's time of destruction) and ``#r`` (a
   tombstone's reason: why the session ended). A tombstone holds ``#x``,
   ``#r`` and, when the session had a user, ``#u``.
@@ -38,6 +39,8 @@ SAVED = b"#m"
 USER_ID = b"#u"
 BACKEND = b"#b"
 AUTH_HASH = b"#h"
+AGENT = b"#a"
+CLIENT_IP = b"#p"
 DESTROYED = b"#x"
 REASON = b"#r"
 INDEXED = b"#i"
@@ -46,17 +49,20 @@ INDEXED = b"#i"
 AUTH_USER_ID_KEY = "_auth_user_id"
 
 #: Short names for the keys Django's auth puts in every logged-in session, when
-#: their values are strings, as Django makes them: about 50 bytes a session.
+#: their values are strings, as Django makes them: about 50 bytes a session;
+#: and for the device details of redis_sessions.devices.
 ALIASES = {
     AUTH_USER_ID_KEY: USER_ID,
     "_auth_user_backend": BACKEND,
     "_auth_user_hash": AUTH_HASH,
+    "_device_agent": AGENT,
+    "_device_ip": CLIENT_IP,
 }
 _ALIASED = {name: key for key, name in ALIASES.items()}
 
 _TAGGED = b"\x00"
 # Metadata that follows the data: gone when the user's keys are gone.
-_USER_FIELDS = (USER_ID, INDEXED, BACKEND, AUTH_HASH)
+_USER_FIELDS = (USER_ID, INDEXED, BACKEND, AUTH_HASH, AGENT, CLIENT_IP)
 
 Fields = dict[bytes, bytes]
 
@@ -193,7 +199,8 @@ def changes(
     """Return ``(field, value, field, value, ...)`` to set and the fields to delete.
 
     ``old`` is the hash as loaded or last written; of its metadata, only the
-    user id and its index bound are ever deleted.
+    fields of aliased keys (the user's, the device's) and the index bound are
+    ever deleted.
     """
     to_set: list[bytes] = []
     for name, raw in new.items():

@@ -257,7 +257,7 @@ class SyncDriver:
         steps = round_.steps
         wait = round_.acked and self.replicas.needed > 0
         try:
-            with self.breaker.call():
+            with self.breaker.call(round_.action):
                 if len(steps) == 1 and not (wait and not self.cluster):
                     replies = [self.one(steps[0], round_.tolerant)]
                 else:
@@ -311,7 +311,7 @@ class SyncDriver:
         at = Position.parse(scan.cursor)
         client: Any = self.client
         try:
-            with self.breaker.call():
+            with self.breaker.call("scan the sessions"):
                 nodes = ordered(client.get_primaries()) if self.cluster else [None]
                 node = at.on(nodes)
                 cursor, keys = client.scan(at.cursor, **scan_kwargs(scan, node))
@@ -360,7 +360,7 @@ class AsyncDriver:
         cluster = isinstance(client, AsyncRedisCluster)
         wait = round_.acked and self.replicas.needed > 0
         try:
-            with self.breaker.call():
+            with self.breaker.call(round_.action):
                 if len(steps) == 1 and not (wait and not cluster):
                     replies = [await self.one(client, steps[0], round_.tolerant)]
                 else:
@@ -414,7 +414,7 @@ class AsyncDriver:
         at = Position.parse(scan.cursor)
         anyclient: Any = client
         try:
-            with self.breaker.call():
+            with self.breaker.call("scan the sessions"):
                 if isinstance(client, AsyncRedisCluster):
                     # An asyncio cluster client learns the nodes on its first command.
                     await client.initialize()
