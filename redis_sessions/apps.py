@@ -14,16 +14,14 @@ class RedisSessionsConfig(AppConfig):
         from redis_sessions import checks  # noqa: F401
         from redis_sessions.signals import (
             end_sessions_on_password_change,
+            note_login,
             note_password_change,
-            record_device_at_login,
         )
 
         if self.apps is not None and self.apps.is_installed("django.contrib.auth"):
             from django.contrib.auth.signals import user_logged_in
 
-            user_logged_in.connect(
-                record_device_at_login, dispatch_uid="redis_sessions.record_device_at_login"
-            )
+            user_logged_in.connect(note_login, dispatch_uid="redis_sessions.record_device_at_login")
             pre_save.connect(
                 note_password_change,
                 sender=settings.AUTH_USER_MODEL,

@@ -205,7 +205,7 @@ def check_settings(
 
 
 def _device_messages(values: Mapping[str, Any]) -> list[CheckMessage]:
-    """What ``CLIENT_IP_HEADER`` and ``ACTIVITY_INTERVAL`` get wrong."""
+    """What ``CLIENT_IP_HEADER``, ``MAX_SESSIONS_PER_USER`` and ``ACTIVITY_INTERVAL`` get wrong."""
     messages: list[CheckMessage] = []
     header = values["CLIENT_IP_HEADER"]
     if header is not None and (not isinstance(header, str) or not header.isupper()):
@@ -216,6 +216,26 @@ def _device_messages(values: Mapping[str, Any]) -> list[CheckMessage]:
                 hint="For the X-Forwarded-For header of a proxy you trust, "
                 "'HTTP_X_FORWARDED_FOR'; None reads REMOTE_ADDR.",
                 id="redis_sessions.E028",
+            )
+        )
+    limit = values["MAX_SESSIONS_PER_USER"]
+    if limit is not None and not _is_positive_int(limit):
+        messages.append(
+            Error(
+                f"REDIS_SESSIONS['MAX_SESSIONS_PER_USER'] must be a positive integer or None, "
+                f"not {limit!r}.",
+                hint="5 lets each user have five sessions at once; None (the default) sets no "
+                "limit.",
+                id="redis_sessions.E030",
+            )
+        )
+    elif limit is not None and values["USER_INDEX"] is not True:
+        messages.append(
+            Warning(
+                "REDIS_SESSIONS['MAX_SESSIONS_PER_USER'] is set without USER_INDEX: each login "
+                "walks every session to find the user's.",
+                hint="Set USER_INDEX to True on a store of more than a few thousand sessions.",
+                id="redis_sessions.W014",
             )
         )
     if not _is_positive_int(values["ACTIVITY_INTERVAL"]):

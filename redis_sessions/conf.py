@@ -46,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "CLIENT_IP_HEADER": None,
     "ANONYMIZE_IP": False,
     "ACTIVITY_INTERVAL": 300,
+    "MAX_SESSIONS_PER_USER": None,
 }
 
 
@@ -194,6 +195,10 @@ class Settings:
     @property
     def ACTIVITY_INTERVAL(self) -> int:
         return self._get("ACTIVITY_INTERVAL")  # type: ignore[no-any-return]
+
+    @property
+    def MAX_SESSIONS_PER_USER(self) -> int | None:
+        return self._get("MAX_SESSIONS_PER_USER")  # type: ignore[no-any-return]
 
 
 conf = Settings()

@@ -90,6 +90,9 @@ class SessionStore(SessionBase):
         #: and ``ON_UNAVAILABLE`` is ``"anonymous"``: its saves are skipped, and
         #: its key stays, so its cookie is neither replaced nor deleted.
         self.degraded = False
+        #: Set at login with ``MAX_SESSIONS_PER_USER``: once the next save has
+        #: stored the user's new session, their sessions over the limit end.
+        self.limit_after_save = False
         self._request: weakref.ref[HttpRequest] | None = None
 
     @property
@@ -215,6 +218,14 @@ class SessionStore(SessionBase):
         self._kept = stored.data
         return stored.data
 
+    def _limit_due(self, data: dict[str, Any]) -> tuple[str, int] | None:
+        """The user id and limit to apply after this save, once, if a login asked."""
+        limit, user_id = conf.MAX_SESSIONS_PER_USER, data.get(codec.AUTH_USER_ID_KEY)
+        if not self.limit_after_save or limit is None or user_id is None:
+            return None
+        self.limit_after_save = False
+        return str(user_id), limit
+
     def last_saved(self) -> int | None:
         """Unix time the session of a user was last saved, as it was loaded.
 
@@ -273,7 +284,9 @@ class SessionStore(SessionBase):
                 self._snapshot = self.store.save(
                     key, data, ttl, snapshot=self._snapshot, replace=replace
                 )
-        self._kept = data
+            self._kept = data
+            if limit := self._limit_due(data):
+                self.store.limit_user_sessions(*limit)
 
     async def asave(self, must_create: bool = False) -> None:
         if self.degraded:
@@ -292,7 +305,9 @@ class SessionStore(SessionBase):
                 self._snapshot = await self.store.asave(
                     key, data, ttl, snapshot=self._snapshot, replace=replace
                 )
-        self._kept = data
+            self._kept = data
+            if limit := self._limit_due(data):
+                await self.store.alimit_user_sessions(*limit)
 
     def delete(self, session_key: str | None = None) -> None:
         key = self._key_to_delete(session_key)

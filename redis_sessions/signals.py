@@ -99,7 +99,13 @@ def end_sessions_on_password_change(sender: Any, instance: Any, **kwargs: Any) -
     logger.info("The password of user %s changed; %d session(s) ended.", instance.pk, ended)
 
 
-def record_device_at_login(sender: Any, request: Any = None, **kwargs: Any) -> None:
-    """With ``DEVICE_DETAILS``, note the browser and address of a login in its session."""
-    if conf.DEVICE_DETAILS and request is not None and hasattr(request, "session"):
+def note_login(sender: Any, request: Any = None, **kwargs: Any) -> None:
+    """Note the browser and address of a login in its session (``DEVICE_DETAILS``),
+    and have its save end the user's sessions over ``MAX_SESSIONS_PER_USER``."""
+    session = getattr(request, "session", None)
+    if session is None:
+        return
+    if conf.DEVICE_DETAILS:
         record_device(request)
+    if conf.MAX_SESSIONS_PER_USER is not None and hasattr(session, "limit_after_save"):
+        session.limit_after_save = True

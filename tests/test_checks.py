@@ -102,6 +102,9 @@ def test_leaving_redis_sessions_out_passes() -> None:
         ({"CLIENT_IP_HEADER": "X-Forwarded-For"}, ["redis_sessions.E028"]),
         ({"CLIENT_IP_HEADER": ["HTTP_X_REAL_IP"]}, ["redis_sessions.E028"]),
         ({"ACTIVITY_INTERVAL": 0}, ["redis_sessions.E029"]),
+        ({"MAX_SESSIONS_PER_USER": 0, "USER_INDEX": True}, ["redis_sessions.E030"]),
+        ({"MAX_SESSIONS_PER_USER": "5", "USER_INDEX": True}, ["redis_sessions.E030"]),
+        ({"MAX_SESSIONS_PER_USER": 5}, ["redis_sessions.W014"]),
         ({"ACTIVITY_INTERVAL": 60.0}, ["redis_sessions.E029"]),
         ({"DEVICE_DETAILS": "yes"}, ["redis_sessions.E011"]),
         ({"ANONYMIZE_IP": 1}, ["redis_sessions.E011"]),
@@ -503,7 +506,7 @@ def settings_messages(**overrides: Any) -> list[CheckMessage]:
             "SENTINELS, SENTINEL_SERVICE, SENTINEL_USERNAME, SENTINEL_PASSWORD, SENTINEL_TLS, "
             "CLUSTER_NODES, MIN_REPLICAS_ACK, REPLICAS_ACK_TIMEOUT, MIGRATE_FROM, "
             "BREAKER_FAILURES, BREAKER_RESET, ON_UNAVAILABLE, DEVICE_DETAILS, CLIENT_IP_HEADER, "
-            "ANONYMIZE_IP, ACTIVITY_INTERVAL.",
+            "ANONYMIZE_IP, ACTIVITY_INTERVAL, MAX_SESSIONS_PER_USER.",
         ),
     ],
 )

@@ -22,7 +22,9 @@ from django.test import AsyncClient, Client, override_settings
 from django.urls import URLPattern, URLResolver, include, path
 
 from redis_sessions.devices import client_ip, describe_agent
+from redis_sessions.session import SessionStore
 from redis_sessions.signals import ended_session_presented
+from redis_sessions.store import get_store
 from redis_sessions.store.keys import stored_id
 from redis_sessions.views import AsyncYourSessionsView
 from tests.support.signals import heard
@@ -308,3 +310,63 @@ def test_the_asyncio_view_lists_and_ends_sessions_too(site: None) -> None:
     assert listed(after) == ["Safari 17 on iOS (this)"]
     assert firefox.get("/who/").content == b"anonymous"
     assert asyncio.run(AsyncClient().get("/async/sessions/")).status_code == 302
+
+
+# The per-user limit.
+
+
+@pytest.fixture
+def limited(site: None) -> Iterator[None]:
+    """At most two sessions per user."""
+    with override_settings(REDIS_SESSIONS={**settings.REDIS_SESSIONS, "MAX_SESSIONS_PER_USER": 2}):
+        yield
+
+
+def test_a_login_over_the_limit_ends_the_least_recently_active_session(
+    limited: None, ended: list[dict[str, Any]]
+) -> None:
+    firefox = browser(FIREFOX, "203.0.113.9")
+    oldest = stored_id(cookie(firefox))
+    time.sleep(1.1)  # sessions rank by their last save, to the second
+    edge = browser(EDGE, "192.0.2.7")
+    time.sleep(1.1)
+    iphone = browser(SAFARI_ON_IPHONE, "198.51.100.4")
+
+    assert firefox.get("/who/").content == b"anonymous"
+    assert edge.get("/who/").content == b"ada"
+    assert iphone.get("/who/").content == b"ada"
+    assert [(e["stored_id"], e["reason"]) for e in ended] == [(oldest, "limit")]
+
+
+def test_within_the_limit_nobody_is_logged_out(limited: None) -> None:
+    firefox = browser(FIREFOX, "203.0.113.9")
+    iphone = browser(SAFARI_ON_IPHONE, "198.51.100.4")
+
+    assert firefox.get("/who/").content == b"ada"
+    assert iphone.get("/who/").content == b"ada"
+
+
+def log_in_at_once(count: int, run_in_threads: Any) -> list[object]:
+    """``count`` sessions of user 7 that log in at the same moment, as a login does."""
+
+    def log_in() -> str | None:
+        session = SessionStore()
+        session["_auth_user_id"] = "7"
+        session.limit_after_save = True
+        session.create()
+        return session.session_key
+
+    return list(run_in_threads(*([log_in] * count)))
+
+
+@pytest.mark.parametrize("indexed", [False, True], ids=["scan", "user-index"])
+def test_simultaneous_logins_never_leave_more_than_the_limit(
+    redis_url: str, run_in_threads: Any, indexed: bool
+) -> None:
+    engine = {"URL": redis_url, "MAX_SESSIONS_PER_USER": 2, "USER_INDEX": indexed}
+    with override_settings(REDIS_SESSIONS=engine):
+        for _ in range(20):
+            keys = log_in_at_once(6, run_in_threads)
+            assert all(isinstance(key, str) for key in keys)
+            assert len(get_store().user_sessions("7")) <= 2
+        assert len(get_store().user_sessions("7")) == 2

@@ -44,7 +44,7 @@ from redis_sessions.store.clients import (
 )
 from redis_sessions.store.codec import FieldCodec, Fields, Serializer
 from redis_sessions.store.drivers import AsyncDriver, Replicas, SyncDriver
-from redis_sessions.store.ended import REVOKE, Ended
+from redis_sessions.store.ended import LIMIT, REVOKE, Ended
 from redis_sessions.store.plans import Page, Plans, Progress, StoredSession
 from redis_sessions.store.stats import SessionStats
 from redis_sessions.store.steps import START, Plan
@@ -397,6 +397,15 @@ class Store:
         self, user_id: str, *, keep: str | None = None, reason: str = REVOKE
     ) -> int:
         plan = self.plans.destroy_user_sessions(user_id, keep=keep, reason=reason)
+        return await self.adriver.run(plan)
+
+    def limit_user_sessions(self, user_id: str, limit: int, *, reason: str = LIMIT) -> list[str]:
+        return self.driver.run(self.plans.limit_user_sessions(user_id, limit, reason=reason))
+
+    async def alimit_user_sessions(
+        self, user_id: str, limit: int, *, reason: str = LIMIT
+    ) -> list[str]:
+        plan = self.plans.limit_user_sessions(user_id, limit, reason=reason)
         return await self.adriver.run(plan)
 
     def prune_indexes(self) -> int:

@@ -28,13 +28,16 @@ ADMIN = "admin"
 #: Its user ended it from another session, on the "Your sessions" page or
 #: through :mod:`redis_sessions.devices`.
 DEVICE = "device"
+#: The user logged in once more than ``MAX_SESSIONS_PER_USER`` allows, and
+#: this was their least recently active session.
+LIMIT = "limit"
 #: Revoked by the ``sessions revoke`` command, or by code that called
 #: :meth:`Store.destroy() <redis_sessions.store.Store.destroy>` or
 #: :meth:`~redis_sessions.store.Store.destroy_user_sessions` without a reason.
 REVOKE = "revoke"
 
 #: The reasons the engine itself gives.
-REASONS = (LOGOUT, CYCLE, PASSWORD, ADMIN, DEVICE, REVOKE)
+REASONS = (LOGOUT, CYCLE, PASSWORD, ADMIN, DEVICE, LIMIT, REVOKE)
 
 #: What a reason may be: a short code, so that the tombstone stays small.
 REASON_RE = re.compile(r"[a-z][a-z0-9_]{0,15}")

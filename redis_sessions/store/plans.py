@@ -30,7 +30,14 @@ from redis.exceptions import ResponseError
 from redis_sessions.exceptions import SessionDestroyed, SessionTooLarge
 from redis_sessions.store import codec, scripts
 from redis_sessions.store.codec import CorruptSession, FieldCodec, Fields
-from redis_sessions.store.ended import CYCLE, REVOKE, Ended, check_reason, read_tombstone
+from redis_sessions.store.ended import (
+    CYCLE,
+    LIMIT,
+    REVOKE,
+    Ended,
+    check_reason,
+    read_tombstone,
+)
 from redis_sessions.store.keys import abbreviated, glob_escape, is_stored_id, stored_id
 from redis_sessions.store.stats import SessionStats, StatsCollector
 from redis_sessions.store.steps import (
@@ -843,15 +850,41 @@ class Plans:
         now = int(time.time())
         spared = keep if keep is None or is_stored_id(keep) else stored_id(keep)
         keys = [key for key in (yield from self._user_session_ids(user_id, now)) if key != spared]
+        ended = yield from self._destroy_of_user(user_id, keys, reason, now)
+        return len(ended)
+
+    def limit_user_sessions(
+        self, user_id: str, limit: int, *, reason: str = LIMIT
+    ) -> Plan[list[str]]:
+        """End the sessions of ``user_id`` beyond its ``limit`` most recently active ones.
+
+        Sessions rank by their last save (or creation), then by stored id, so
+        that two calls that see the same sessions end the same ones: after two
+        logins at once, each followed by this, at most ``limit`` are left.
+        Each tombstone keeps ``reason``. Returns the stored ids of the sessions
+        ended.
+        """
+        check_reason(reason)
+        sessions = yield from self.user_sessions(user_id)
+        ranked = sorted(
+            sessions, key=lambda stored: (max(stored.created, stored.saved), stored.stored_id)
+        )
+        over = [stored.stored_id for stored in ranked[: max(0, len(ranked) - limit)]]
+        return (yield from self._destroy_of_user(user_id, over, reason, int(time.time())))
+
+    def _destroy_of_user(
+        self, user_id: str, keys: list[str], reason: str, now: int
+    ) -> Plan[list[str]]:
+        """Destroy the sessions ``keys`` (stored ids) that are still ``user_id``'s."""
         if not keys:
-            return 0
+            return []
         # Only sessions that are still this user's: an entry whose session
         # changed hands meanwhile is not acted on.
         steps: list[Step] = [self._destroy_call(key, reason, only_of=user_id) for key in keys]
         if self.user_index:
             steps.append(self._index_call(user_id, now, remove=keys))
         replies = yield Round(steps, "destroy sessions", acked=True)
-        return sum(1 for reply in replies[: len(keys)] if reply != 0)
+        return [key for key, reply in zip(keys, replies, strict=False) if reply != 0]
 
     def prune_indexes(self) -> Plan[int]:
         """Remove the index entries of expired sessions; return how many went.
