@@ -85,7 +85,7 @@ print("hash after logout", hash_fields(session_key))
 print(store.redis_key(session_key))
 """
 
-LOGGED_IN_FIELDS = ["#b", "#c", "#h", "#m", "#u", "colour", "visits"]
+LOGGED_IN_FIELDS = ["#a", "#b", "#c", "#h", "#i", "#m", "#p", "#u", "colour", "visits"]
 
 WALK_OUTPUT = [
     "home 200 visits 1",
@@ -172,7 +172,8 @@ BUTTONS_OUTPUT = [
     "seconds shown False",
     "merge 200 ['first_request', 'second_request']",
     "merge page False True",
-    "hash after merge ['#b', '#c', '#h', '#m', '#u', 'first_request', 'second_request', 'visits']",
+    "hash after merge ['#a', '#b', '#c', '#h', '#i', '#m', '#p', '#u', 'first_request', "
+    "'second_request', 'visits']",
     "admin created +00:00",
     "cli agrees True",
     "home agrees True",

@@ -34,7 +34,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "redis_sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -60,7 +60,13 @@ TEMPLATES = [
 
 # Sessions live in Redis; the database only holds users (and the admin's tables).
 SESSION_ENGINE = "redis_sessions.session"
-REDIS_SESSIONS = {"URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")}
+REDIS_SESSIONS = {
+    "URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    # The "Your sessions" page (/sessions/): each session's browser, address and
+    # last activity, and each user's sessions listed from their index.
+    "DEVICE_DETAILS": True,
+    "USER_INDEX": True,
+}
 
 DATABASES = {
     "default": {

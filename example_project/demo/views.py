@@ -45,8 +45,10 @@ METADATA = {
     b"#b": "_auth_user_backend, under a short name",
     b"#h": "_auth_user_hash, under a short name",
     b"#i": "expiry bound recorded in the user's session index (unix time)",
+    b"#a": "the browser, as recorded at login (DEVICE_DETAILS)",
+    b"#p": "the client's address (DEVICE_DETAILS)",
     b"#x": "tombstone: destroyed at (unix time)",
-    b"#r": "tombstone: why the session ended (logout, cycle, password, admin, revoke)",
+    b"#r": "tombstone: why the session ended (logout, cycle, admin, device, limit...)",
 }
 #: The fields whose value is a unix time, shown as a date too.
 TIMES = {b"#c", b"#m", b"#i", b"#x"}
