@@ -190,3 +190,22 @@ def test_the_deploy_check_reaches_the_server(on_topology: Store) -> None:
     messages = checks.check_server()
 
     assert not [message for message in messages if isinstance(message, Error)]
+
+
+def test_a_user_over_the_limit_keeps_the_most_recently_active(
+    on_topology: Store, run_in_threads: Any
+) -> None:
+    store = on_topology.store
+    sevens = [make("7", n=number) for number in range(4)]
+    make("8")
+
+    ended = store.limit_user_sessions("7", 2)
+    ended_at_once = run_in_threads(*[lambda: store.limit_user_sessions("7", 1)] * 3)
+    left = asyncio.run(store.auser_sessions("7"))
+
+    assert len(ended) == 2
+    assert set(ended) <= set(map(stored_id, sevens))
+    assert sum(len(result) for result in ended_at_once) == 1
+    assert len(left) == 1
+    assert asyncio.run(store.alimit_user_sessions("7", 1)) == []
+    assert len(store.user_sessions("8")) == 1
