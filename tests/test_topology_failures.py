@@ -7,11 +7,14 @@ server error, leaving the session in Redis as it was) or, under
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from django.test import override_settings
 
 from benchmarks.servers import free_port
-from benchmarks.topologies import ACLServer, SentinelGroup, TLSServer
+from benchmarks.topologies import ACLServer, Cluster, SentinelGroup, TLSServer
 from redis_sessions import checks
 from redis_sessions.exceptions import StoreUnavailable
 from redis_sessions.session import SessionStore
@@ -142,3 +145,39 @@ def test_a_prefix_the_acl_user_may_not_touch_is_refused_and_nothing_is_written(
     assert "refused the command" in str(error)
     with acl_server.admin_client() as admin:
         assert admin.keys("other:*") == []
+
+
+@pytest.mark.cluster
+def test_a_cluster_with_every_node_down_raises_store_unavailable_sync_and_async() -> None:
+    # redis-py gives up with RedisClusterUnreachableError, which is not one of
+    # its RedisErrors, once a topology refresh reached no node.
+    with Cluster() as cluster:
+        seeds = [f"{host}:{port}" for host, port in cluster.startup_nodes]
+        engine = {"CLUSTER_NODES": seeds, "SOCKET_TIMEOUT": 0.3, "BREAKER_FAILURES": 0}
+        with override_settings(REDIS_SESSIONS=engine):
+            session = SessionStore()
+            session["a"] = 1
+            session.create()
+            key = session.session_key
+            for node in cluster.nodes:
+                node.stop()
+
+            async def aload() -> list[str]:
+                seen = []
+                for _ in range(3):
+                    await asyncio.sleep(0.4)  # past redis-py's refresh interval
+                    with pytest.raises(StoreUnavailable) as raised:
+                        await SessionStore(key).aload()
+                    seen.append(str(raised.value))
+                return seen
+
+            seen = []
+            for _ in range(3):
+                time.sleep(0.4)
+                with pytest.raises(StoreUnavailable) as raised:
+                    SessionStore(key).load()
+                seen.append(str(raised.value))
+            seen += asyncio.run(aload())
+
+    assert any("RedisClusterUnreachableError" in message for message in seen), seen
+    assert all(message.endswith("Check that the server is up and reachable.") for message in seen)

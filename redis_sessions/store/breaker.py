@@ -17,7 +17,8 @@ operations it guards.
 
 What counts as a failure is a command that did not reach a server or got no
 reply (``ConnectionError`` and ``TimeoutError`` of redis-py, which include
-"no master found" from Sentinel and a server still loading its data). A
+"no master found" from Sentinel and a server still loading its data, and
+on Redis Cluster ``RedisClusterUnreachableError``, no node answering). A
 server that answers, even with an error, closes the breaker.
 """
 
@@ -29,7 +30,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from redis.exceptions import ConnectionError, RedisError, TimeoutError
+from redis.exceptions import ConnectionError, RedisClusterException, RedisError, TimeoutError
 
 from redis_sessions.exceptions import CircuitOpen
 
@@ -167,7 +168,7 @@ class Call:
     ) -> None:
         if kind is None:
             self.breaker.succeeded()
-        elif issubclass(kind, (ConnectionError, TimeoutError)):
+        elif issubclass(kind, (ConnectionError, TimeoutError, RedisClusterException)):
             self.breaker.failed()
         elif issubclass(kind, RedisError):
             # Any other error of redis-py is an answer of the server.

@@ -21,6 +21,7 @@ from redis.exceptions import (
     AuthenticationWrongNumberOfArgsError,
     ConnectionError,
     NoScriptError,
+    RedisClusterException,
     RedisError,
     ResponseError,
     TimeoutError,
@@ -106,21 +107,29 @@ def authentication_advice(exc: BaseException) -> str | None:
     return None
 
 
-def advice(exc: RedisError) -> str:
+#: What redis-py raises when an operation fails: its errors, and on Redis Cluster
+#: the ones that do not derive from them, such as ``RedisClusterUnreachableError``
+#: when no node of the cluster answers.
+FAILURES = (RedisError, RedisClusterException)
+
+
+def advice(exc: RedisError | RedisClusterException) -> str:
     """The sentence that ends the message of :func:`unavailable`: what to do."""
     if isinstance(exc, ReplicasNotAcknowledged):
         return "Check the replicas and their link to the primary."
     authentication = authentication_advice(exc)
     if authentication is not None:
         return authentication
-    if isinstance(exc, (ConnectionError, TimeoutError)):
+    if isinstance(exc, (ConnectionError, TimeoutError, RedisClusterException)):
         return "Check that the server is up and reachable."
     if NO_SUCH_DATABASE in str(exc):
         return DATABASE_ADVICE
     return "The server refused the command; nothing was changed."
 
 
-def unavailable(exc: RedisError, action: str, where: str) -> StoreUnavailable:
+def unavailable(
+    exc: RedisError | RedisClusterException, action: str, where: str
+) -> StoreUnavailable:
     """The :class:`StoreUnavailable` for ``exc``: what failed, where, and what to do."""
     text = str(exc)
     if isinstance(exc, MasterNotFoundError):
@@ -265,7 +274,7 @@ class SyncDriver:
                 if wait:
                     acks = replies.pop() if not self.cluster else self.wait(steps[0])
                     self.replicas.check(acks)
-        except RedisError as exc:
+        except FAILURES as exc:
             raise unavailable(exc, round_.action, self.where()) from exc
         return replies
 
@@ -315,7 +324,7 @@ class SyncDriver:
                 nodes = ordered(client.get_primaries()) if self.cluster else [None]
                 node = at.on(nodes)
                 cursor, keys = client.scan(at.cursor, **scan_kwargs(scan, node))
-        except RedisError as exc:
+        except FAILURES as exc:
             raise unavailable(exc, "scan the sessions", self.where()) from exc
         return Scanned(keys, at.after(scan_cursor(cursor, node), len(nodes)), node)
 
@@ -370,7 +379,7 @@ class AsyncDriver:
                 if wait:
                     acks = replies.pop() if not cluster else await self.wait(client, steps[0])
                     self.replicas.check(acks)
-        except RedisError as exc:
+        except FAILURES as exc:
             raise unavailable(exc, round_.action, self.where()) from exc
         return replies
 
@@ -423,6 +432,6 @@ class AsyncDriver:
                     nodes = [None]
                 node = at.on(nodes)
                 cursor, keys = await anyclient.scan(at.cursor, **scan_kwargs(scan, node))
-        except RedisError as exc:
+        except FAILURES as exc:
             raise unavailable(exc, "scan the sessions", self.where()) from exc
         return Scanned(keys, at.after(scan_cursor(cursor, node), len(nodes)), node)
