@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
 
 from benchmarks.servers import free_port
+from redis_sessions.store.keys import stored_id
 from tests.test_admin_browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, screenshot
 from tests.test_example_project import demo_env, start_demo, wait_for_page
 from tests.test_your_sessions import FIREFOX, SAFARI_ON_IPHONE
@@ -93,8 +94,10 @@ def test_the_admin_viewer_shows_the_device(chromium: Browser, demo: str) -> None
     phone = logged_in(chromium, demo, SAFARI_ON_IPHONE, 1100)
     page = phone.new_page()
 
-    page.goto(f"{demo}/admin/redis_sessions/session/")
-    page.locator("#result_list th a").first.click()
+    (key,) = [cookie["value"] for cookie in phone.cookies() if cookie["name"] == "sessionid"]
+    page.goto(f"{demo}/admin/redis_sessions/session/?key={stored_id(key)}")
+    expect(page.locator("#result_list th a")).to_have_count(1)
+    page.locator("#result_list th a").click()
 
     expect(page.locator("body")).to_contain_text("Safari 17 on iOS")
     expect(page.locator("body")).to_contain_text("_device_ip")
