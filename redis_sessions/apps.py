@@ -21,7 +21,7 @@ class RedisSessionsConfig(AppConfig):
         if self.apps is not None and self.apps.is_installed("django.contrib.auth"):
             from django.contrib.auth.signals import user_logged_in
 
-            user_logged_in.connect(note_login, dispatch_uid="redis_sessions.record_device_at_login")
+            user_logged_in.connect(note_login, dispatch_uid="redis_sessions.note_login")
             pre_save.connect(
                 note_password_change,
                 sender=settings.AUTH_USER_MODEL,
