@@ -19,6 +19,7 @@ import platform
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -98,6 +99,13 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [rule, line(header), rule, *(line(row) for row in rows), rule]
 
 
+def spread(median: float, lowest: float, highest: float, *, digits: int = 2) -> str:
+    """Write a median with the lowest and highest values it was taken from: ``0.42 (0.40-0.45)``."""
+    if median != median:
+        return "-"
+    return f"{median:.{digits}f} ({lowest:.{digits}f}-{highest:.{digits}f})"
+
+
 def bullets(lines: Iterable[str]) -> list[str]:
     """Return ``lines`` as the items of a reStructuredText bullet list."""
     return [f"* {line}" for line in lines]
@@ -136,6 +144,76 @@ def rst_report(head: Sequence[str], script: str, facts: Facts, *parts: Sequence[
     written_by = [f"Written by ``python -m {script}``; see ``benchmarks/README.rst``."]
     fields = [f":{label}: {value}" for label, value in facts]
     return "\n".join([*blocks(head, written_by, fields, *parts), ""])
+
+
+# Charts ---------------------------------------------------------------------
+
+
+def _figure(width: float, height: float) -> Any:
+    """A new matplotlib figure drawn off screen (matplotlib is imported on first use)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    return pyplot.figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def bar_chart(
+    path: Path, title: str, groups: Sequence[str], series: dict[str, Sequence[float]], ylabel: str
+) -> None:
+    """Draw one bar per series in each group, and write the PNG to ``path``."""
+    figure = _figure(11, 5)
+    axes = figure.add_subplot()
+    width = 0.8 / max(1, len(series))
+    for number, (label, values) in enumerate(series.items()):
+        positions = [group + number * width for group in range(len(groups))]
+        axes.bar(positions, values, width, label=label)
+    axes.set_xticks([group + 0.4 - width / 2 for group in range(len(groups))], groups, fontsize=8)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.axhline(0, color="black", linewidth=0.6)
+    axes.legend(fontsize=8, ncols=2)
+    axes.grid(axis="y", alpha=0.3)
+    _save_figure(figure, path)
+
+
+def line_chart(
+    path: Path,
+    title: str,
+    xs: Sequence[float],
+    panels: dict[str, dict[str, Sequence[float]]],
+    xlabel: str,
+    ylabel: str,
+) -> None:
+    """Draw one panel per entry of ``panels``, one line per series, and write the PNG."""
+    figure = _figure(11, 3.2 * ((len(panels) + 1) // 2) + 0.6)
+    figure.suptitle(title)
+    shared = None
+    for number, (panel_title, series) in enumerate(panels.items()):
+        axes = figure.add_subplot((len(panels) + 1) // 2, 2, number + 1, sharex=shared)
+        shared = axes
+        for label, values in series.items():
+            axes.plot(xs, values, marker="o", label=label)
+        axes.set_xscale("log", base=2)
+        axes.set_xticks(list(xs), [str(x) for x in xs])
+        axes.set_title(panel_title, fontsize=9)
+        axes.set_xlabel(xlabel, fontsize=8)
+        axes.set_ylabel(ylabel, fontsize=8)
+        axes.grid(alpha=0.3)
+        if number == 0:
+            axes.legend(fontsize=7)
+    _save_figure(figure, path)
+
+
+def _save_figure(figure: Any, path: Path) -> None:
+    from matplotlib import pyplot
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # No date or software in the file's metadata, so that a chart changes only
+    # when its figures do.
+    figure.savefig(path, metadata={"Software": None})
+    pyplot.close(figure)
 
 
 # Output ---------------------------------------------------------------------

@@ -49,10 +49,17 @@ json.dump(keys, sys.stdout)
 """
 
 
-def legacy_python() -> Path:
-    """The Python of a virtualenv with django-redis-sessions and this Django, made on first use."""
+def legacy_python(*extras: str) -> Path:
+    """The Python of a virtualenv with django-redis-sessions and this Django, made on first use.
+
+    ``extras`` are more requirements to install there (the benchmark's HTTP
+    servers); each set of them has a virtualenv of its own.
+    """
     root = Path(os.environ.get("LEGACY_VENV_CACHE") or REPOSITORY / ".cache")
-    home = root / f"django-redis-sessions-{VERSION}-django-{django.__version__}"
+    name = f"django-redis-sessions-{VERSION}-django-{django.__version__}"
+    if extras:
+        name += "-" + "-".join(sorted(extra.replace("==", "-") for extra in extras))
+    home = root / name
     python = home / "bin" / "python"
     ready = home / "installed"
     if not ready.exists():
@@ -67,6 +74,7 @@ def legacy_python() -> Path:
                 f"django-redis-sessions=={VERSION}",
                 f"django=={django.__version__}",
                 "redis",
+                *extras,
             ],
             check=True,
         )
