@@ -45,7 +45,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from benchmarks.failover_load import SessionLoad
-from benchmarks.report import heading, machine, rst_report, run_facts, save, table
+from benchmarks.report import bar_chart, heading, machine, rst_report, run_facts, save, table
 from benchmarks.servers import server_binary
 from benchmarks.topologies import Cluster, SentinelGroup
 
@@ -148,6 +148,8 @@ def main() -> None:
     options = parser.parse_args()
     configure()
     rows = []
+    recoveries: dict[str, list[float]] = {}
+    groups: list[str] = []
     for server in options.servers.split(","):
         os.environ["REDIS_SERVER"] = server
         name = f"{os.path.basename(server_binary())}"
@@ -158,7 +160,11 @@ def main() -> None:
                 for _ in range(options.rounds):
                     for failures in BREAKER:
                         rounds[failures].append(one_round(topology, acks, failures))
+                groups.append(f"{name}\n{topology}\nacks {acks}")
                 for failures, done in rounds.items():
+                    recoveries.setdefault(f"breaker {BREAKER[failures]}", []).append(
+                        statistics.median(r.recovery for r in done)
+                    )
                     print(f"{name} {topology} {acks} {BREAKER[failures]}: {done}", flush=True)
                     rows.append(
                         [
@@ -192,6 +198,13 @@ def main() -> None:
     )
     print(text)
     save("failover.rst", text)
+    bar_chart(
+        "failover.png",
+        "Seconds from a primary's death to the first successful write (lower is better)",
+        groups,
+        recoveries,
+        "recovery seconds (median of the rounds)",
+    )
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ from benchmarks.http_site.engines import (
     POSTGRES_VARIABLE,
     REDIS_URL_VARIABLE,
     REFERENCE,
+    SERVER_VARIABLE,
     SQLITE_VARIABLE,
     WSGI,
     Config,
@@ -79,6 +80,7 @@ from benchmarks.processes import (
     terminate_as_interrupt,
 )
 from benchmarks.report import (
+    RESULTS_DIR,
     Facts,
     bar_chart,
     bullets,
@@ -98,9 +100,10 @@ from benchmarks.servers import RedisServer, free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SITE_PACKAGE = REPO_ROOT / "benchmarks" / "http_site"
-CHARTS_DIR = REPO_ROOT / "docs" / "charts"
 
 HOST = http_load.HOST
+#: Every figure of the last run, which ``--replot`` reads.
+RAW = RESULTS_DIR / "http.json"
 SERVERS = (WSGI, ASGI)
 GUNICORN_WORKERS = 4
 
@@ -131,7 +134,9 @@ class PostgresServer:
         """The newest ``/usr/lib/postgresql/N/bin`` with initdb, or None."""
         found = sorted(
             Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-            key=lambda path: int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0,
+            key=lambda path: (
+                int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0
+            ),
         )
         return found[-1].parent if found else None
 
@@ -153,19 +158,18 @@ class PostgresServer:
             check=True,
             capture_output=True,
         )
+        command = [
+            str(self.binaries / "postgres"),
+            "-D", str(data),
+            "-p", str(self.port),
+            "-k", str(self.directory),
+            "-c", "listen_addresses=127.0.0.1",
+            # The Redis server here keeps nothing on disk either: a commit does
+            # not wait for its write-ahead log to reach the disk.
+            "-c", "synchronous_commit=off",
+        ]  # fmt: skip
         self.process = subprocess.Popen(
-            self.as_owner(
-                [
-                    str(self.binaries / "postgres"),
-                    "-D", str(data),
-                    "-p", str(self.port),
-                    "-k", str(self.directory),
-                    "-c", "listen_addresses=127.0.0.1",
-                    # The Redis servers here keep nothing on disk either: a
-                    # commit does not wait for its write-ahead log to reach the disk.
-                    "-c", "synchronous_commit=off",
-                ]  # fmt: skip
-            ),
+            self.as_owner(command),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=child_setup(cpus),
@@ -182,14 +186,26 @@ class PostgresServer:
             time.sleep(0.2)
         subprocess.run(
             self.as_owner(
-                [str(self.binaries / "createdb"), "-h", HOST, "-p", str(self.port), "-U", "postgres", "sessions"]
+                [
+                    str(self.binaries / "createdb"),
+                    "-h",
+                    HOST,
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    "postgres",
+                    "sessions",
+                ]
             ),
             check=True,
         )
 
     def version(self) -> str:
         completed = subprocess.run(
-            [str(self.binaries / "postgres"), "--version"], capture_output=True, text=True, check=False
+            [str(self.binaries / "postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         return completed.stdout.strip()
 
@@ -217,7 +233,7 @@ class HttpServer:
         self.config = config
         self.python = python
         self.port = free_port()
-        self.env = {**env, CONFIG_VARIABLE: config.name}
+        self.env = {**env, CONFIG_VARIABLE: config.name, SERVER_VARIABLE: kind}
         self.log_path = logs / f"{kind}-{config.name}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.pids: list[int] = []
@@ -282,7 +298,10 @@ class HttpServer:
         if (
             self.info.get("config") != self.config.name
             or self.info.get("session_engine") != expected_engine
-            or (self.config.session_engine == "redis_sessions.session" and legacy_file != self.config.legacy)
+            or (
+                self.config.session_engine == "redis_sessions.session"
+                and legacy_file != self.config.legacy
+            )
         ):
             raise RuntimeError(f"{self.label} on port {self.port} runs {self.info}")
 
@@ -335,7 +354,8 @@ class Generator:
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
         stdin: IO[bytes] | None = self.process.stdin
         stdout: IO[bytes] | None = self.process.stdout
-        assert stdin is not None and stdout is not None
+        assert stdin is not None
+        assert stdout is not None
         stdin.write(json.dumps(job).encode() + b"\n")
         stdin.flush()
         line = stdout.readline()
@@ -381,7 +401,7 @@ def measure(
     servers: dict[tuple[str, str], HttpServer], generator: Generator, args: argparse.Namespace
 ) -> Results:
     """Warm every server up on every flow, then take the turns of ``--runs`` runs."""
-    for (kind, name), server in servers.items():
+    for (kind, _), server in servers.items():
         for flow in args.flows:
             job = job_for(server, Cell(kind, flow, 4), 0.0, 0.3, "warm")
             result = generator.run(job)
@@ -400,11 +420,15 @@ def measure(
                 results.setdefault((cell, name), []).append(result)
                 if result["errors"]:
                     progress(f"  {server.label} {cell}: {describe(result)}")
-            progress(f"run {number + 1}/{args.runs}: {cell.server} flow {cell.flow} x{cell.connections}")
+            progress(
+                f"run {number + 1}/{args.runs}: {cell.server} flow {cell.flow} x{cell.connections}"
+            )
     return results
 
 
-def job_for(server: HttpServer, cell: Cell, warmup: float, duration: float, tag: str) -> dict[str, Any]:
+def job_for(
+    server: HttpServer, cell: Cell, warmup: float, duration: float, tag: str
+) -> dict[str, Any]:
     return {
         "port": server.port,
         "flow": cell.flow,
@@ -466,7 +490,10 @@ def summarise(results: Results, cell: Cell, name: str) -> Summary:
     reference_floor = results[(cell, CONFIGS[REFERENCE].floor)] if reference_runs else []
 
     def overheads(value: str) -> list[float]:
-        return [measure_of(run, value) - measure_of(floor, value) for run, floor in zip(runs, floor_runs, strict=True)]
+        return [
+            measure_of(run, value) - measure_of(floor, value)
+            for run, floor in zip(runs, floor_runs, strict=True)
+        ]
 
     def ratios(value: str) -> list[float]:
         if not reference_runs:
@@ -514,7 +541,7 @@ def with_spread(values: tuple[float, float, float], digits: int) -> str:
 
 def report(
     results: Results,
-    servers: dict[tuple[str, str], HttpServer],
+    servers: Sequence[tuple[str, str]],
     args: argparse.Namespace,
     facts: Facts,
 ) -> tuple[str, str, int]:
@@ -625,7 +652,9 @@ def pooled_overhead(
             mine = cpu_per_request(run) - cpu_per_request(floor)
             overhead.append(mine)
             if references:
-                theirs = cpu_per_request(references[number]) - cpu_per_request(reference_floors[number])
+                theirs = cpu_per_request(references[number]) - cpu_per_request(
+                    reference_floors[number]
+                )
                 ratio.append(mine / theirs if theirs > 0 else float("nan"))
     return median_spread(overhead), median_spread(ratio)
 
@@ -637,14 +666,19 @@ def verdicts(
     args: argparse.Namespace,
 ) -> list[str]:
     lines = []
-    engines = [name for name in ("engine", "engine-async") if any(name in names for names in names_of.values())]
+    engines = [
+        name
+        for name in ("engine", "engine-async")
+        if any(name in names for names in names_of.values())
+    ]
     worst_ratio = max(
         (
             (pooled_overhead(results, kind, flow, name, args)[1][0], kind, flow, name)
             for kind in args.servers
             for flow in args.flows
             for name in engines
-            if name in names_of[kind] and (Cell(kind, flow, args.connections[0]), REFERENCE) in results
+            if name in names_of[kind]
+            and (Cell(kind, flow, args.connections[0]), REFERENCE) in results
         ),
         default=None,
     )
@@ -654,7 +688,11 @@ def verdicts(
             f"CPU overhead at most 0.5x the cache engine's: highest median ratio {value:.2f} "
             f"({kind}, flow {flow}, {CONFIGS[name].label}): {'met' if value <= 0.5 else 'missed'}"
         )
-    peers = [name for name, config in CONFIGS.items() if config.store == "redis" and name not in ("engine", "engine-async")]
+    peers = [
+        name
+        for name, config in CONFIGS.items()
+        if config.store == "redis" and config.peer and name not in engines
+    ]
     slower = []
     for (cell, name), summary in summaries.items():
         if name not in engines:
@@ -672,12 +710,20 @@ def verdicts(
     )
     if "d" in args.flows:
         lost = {
-            name: sum(summaries[(cell, name)].lost for cell in cells(args) if cell.flow == "d" and (cell, name) in summaries)
+            name: sum(
+                summaries[(cell, name)].lost
+                for cell in cells(args)
+                if cell.flow == "d" and (cell, name) in summaries
+            )
             for name in CONFIGS
             if not CONFIGS[name].is_floor and any((cell, name) in summaries for cell in cells(args))
         }
         mine = sum(lost.get(name, 0) for name in engines)
-        losing = [CONFIGS[name].label for name, count in lost.items() if count and name not in engines]
+        losing = [
+            CONFIGS[name].label
+            for name, count in lost.items()
+            if count and name not in engines and CONFIGS[name].peer
+        ]
         lines.append(
             f"lost changes in flow (d): this engine {mine}; peers that lost changes: "
             f"{', '.join(losing) or 'none'}: {'met' if mine == 0 else 'missed'}"
@@ -685,27 +731,24 @@ def verdicts(
     return lines
 
 
-def charts(
-    results: Results, servers: dict[tuple[str, str], HttpServer], args: argparse.Namespace
-) -> list[Path]:
-    """Draw the overhead bars and the req/s lines; return the files written."""
-    written = []
+def charts(results: Results, servers: Sequence[tuple[str, str]], args: argparse.Namespace) -> None:
+    """Draw the overhead bars and the req/s lines."""
     names_of = {kind: [name for (k, name) in servers if k == kind] for kind in args.servers}
     for kind in args.servers:
         engines = [name for name in names_of[kind] if not CONFIGS[name].is_floor]
         series = {
-            CONFIGS[name].label: [pooled_overhead(results, kind, flow, name, args)[0][0] for flow in args.flows]
+            CONFIGS[name].label: [
+                pooled_overhead(results, kind, flow, name, args)[0][0] for flow in args.flows
+            ]
             for name in engines
         }
-        path = CHARTS_DIR / f"http-overhead-{kind}.png"
         bar_chart(
-            path,
+            f"http-overhead-{kind}.png",
             f"{kind}: session CPU overhead per request (lower is better)",
             [FLOW_TITLES[flow] for flow in args.flows],
             series,
             "server CPU microseconds over no session",
         )
-        written.append(path)
         panels = {}
         for flow in args.flows:
             panels[FLOW_TITLES[flow]] = {
@@ -715,17 +758,14 @@ def charts(
                 ]
                 for name in names_of[kind]
             }
-        path = CHARTS_DIR / f"http-throughput-{kind}.png"
         line_chart(
-            path,
+            f"http-throughput-{kind}.png",
             f"{kind}: requests per second by connections (higher is better)",
             args.connections,
             panels,
             "connections",
             "requests per second",
         )
-        written.append(path)
-    return written
 
 
 # Main -----------------------------------------------------------------------
@@ -744,6 +784,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="1 run, shorter jobs: a smoke test")
     parser.add_argument(
         "--no-report", action="store_true", help="print the report; write no file or chart"
+    )
+    parser.add_argument(
+        "--replot",
+        action="store_true",
+        help=f"measure nothing: write the report and charts again from {RAW.name}",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -777,7 +822,11 @@ def site_directory() -> Iterator[Path]:
 
 
 def site_env(redis_url: str, database: Path, postgres: PostgresServer | None) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE")
+    }
     env.update(
         {
             REDIS_URL_VARIABLE: redis_url,
@@ -802,6 +851,16 @@ def prepare(site: Path, env: dict[str, str], config: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.replot:
+        raw = json.loads(RAW.read_text())
+        for name in ("runs", "connections", "flows", "servers"):
+            setattr(args, name, raw["args"][name])
+        served = [(kind, name) for kind, name in raw["served"]]
+        results: Results = {
+            (Cell(e["server"], e["flow"], e["connections"]), e["config"]): e["runs"]
+            for e in raw["results"]
+        }
+        return publish_all(results, served, args, raw["facts"], raw["notes"])
     plan = cpu_plan(not args.no_pin)
     notes: list[str] = []
     with contextlib.ExitStack() as stack, terminate_as_interrupt():
@@ -852,17 +911,68 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = measure(servers, generator, args)
         elapsed = time.monotonic() - started
         admin = redis.Redis.from_url(base)
-        facts = describe_setup(servers, admin, postgres, args, plan, (load_before, os.getloadavg()[0]), elapsed)
+        facts = describe_setup(
+            servers, admin, postgres, args, plan, (load_before, os.getloadavg()[0]), elapsed
+        )
         admin.close()
-    plain, rst, errors = report(results, servers, args, facts)
+    served = list(servers)
+    if not args.no_report:
+        save_raw(results, served, args, facts, notes)
+    return publish_all(results, served, args, facts, notes)
+
+
+def save_raw(
+    results: Results,
+    served: list[tuple[str, str]],
+    args: argparse.Namespace,
+    facts: Facts,
+    notes: list[str],
+) -> None:
+    """Keep every figure measured, for ``--replot``."""
+    RAW.write_text(
+        json.dumps(
+            {
+                "args": {
+                    name: getattr(args, name)
+                    for name in ("runs", "connections", "flows", "servers")
+                },
+                "served": served,
+                "facts": facts,
+                "notes": notes,
+                "results": [
+                    {
+                        "server": cell.server,
+                        "flow": cell.flow,
+                        "connections": cell.connections,
+                        "config": name,
+                        "runs": runs,
+                    }
+                    for (cell, name), runs in results.items()
+                ],
+            },
+            indent=1,
+        )
+    )
+
+
+def publish_all(
+    results: Results,
+    served: list[tuple[str, str]],
+    args: argparse.Namespace,
+    facts: Facts,
+    notes: list[str],
+) -> int:
+    """Print the report and, unless ``--no-report``, write it and draw the charts."""
+    facts = [(label, value) for label, value in facts]
+    plain, rst, errors = report(results, served, args, facts)
     if notes:
         plain += "\n\n" + "\n".join(notes)
+        rst = rst.rstrip("\n") + "\n\n" + "\n".join(bullets(notes)) + "\n"
     if args.no_report:
         print(plain)
     else:
         publish("http.rst", plain, rst)
-        for path in charts(results, servers, args):
-            print(f"Drawn {path.relative_to(REPO_ROOT)}")
+        charts(results, served, args)
     return 1 if errors else 0
 
 

@@ -38,6 +38,7 @@ from benchmarks.bench_operations import (
 )
 from benchmarks.report import (
     Facts,
+    bar_chart,
     bullets,
     heading,
     machine,
@@ -259,6 +260,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         plain, rst = report(footprints, facts(admin, args.sessions, args.sessions_per_user))
         publish("memory.rst", plain, rst)
+        bar_chart(
+            "memory.png",
+            "Redis memory per logged-in session (lower is better)",
+            ["bytes per session"],
+            {f.store: [f.per_session] for f in footprints},
+            "bytes",
+        )
         admin.close()
 
 

@@ -54,6 +54,7 @@ from redis.utils import HIREDIS_AVAILABLE
 
 from benchmarks.report import (
     Facts,
+    bar_chart,
     bullets,
     heading,
     machine,
@@ -689,6 +690,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         fact_list = facts(admin, benches, args.ops, args.rounds)
         plain, rst = report(benches, rates, commands, fact_list)
         publish("operations.rst", plain, rst)
+        bar_chart(
+            "operations.png",
+            "Session operations per second, one client (higher is better)",
+            list(OPERATIONS),
+            {b.name: [statistics.median(rates[b.name, op]) for op in OPERATIONS] for b in benches},
+            "operations per second (median of the rounds)",
+        )
         floor_client.close()
         admin.close()
 

@@ -51,6 +51,7 @@ from django.core.signing import JSONSerializer
 
 from benchmarks.report import (
     Facts,
+    bar_chart,
     bullets,
     heading,
     machine,
@@ -465,6 +466,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         admin.close()
     plain, rst = report(runs, clear, fact_list)
     publish("scale.rst", plain, rst)
+    timed: dict[str, list[Run]] = {**runs, CLEAR: [clear]}
+    bar_chart(
+        "scale.png",
+        "The management commands on a million sessions (lower is better)",
+        ["wall-clock seconds"],
+        {step: [statistics.median(run.seconds for run in done)] for step, done in timed.items()},
+        "seconds (median of the runs)",
+    )
 
 
 def check_output(step: str, stdout: str, plan: Plan) -> None:

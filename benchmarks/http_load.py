@@ -170,7 +170,7 @@ class Connection:
 
     @staticmethod
     async def read_chunked(reader: asyncio.StreamReader) -> bytes:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
             if size == 0:
@@ -227,7 +227,12 @@ class Visitor:
         return f"username={quote(username(self.index))}&password={quote(PASSWORD)}".encode()
 
     async def call(
-        self, window: Window | None, method: bytes, path: bytes, body: bytes = b"", connection: int = 0
+        self,
+        window: Window | None,
+        method: bytes,
+        path: bytes,
+        body: bytes = b"",
+        connection: int = 0,
     ) -> bytes:
         """Send one request, record it in ``window`` and return its body; raise on a bad status."""
         began = now()
@@ -235,7 +240,9 @@ class Visitor:
             self.connections[connection].request(method, path, body), REQUEST_TIMEOUT
         )
         if status != 200:
-            raise CheckFailed("status", f"{method.decode()} {path.decode()}: {status} {answer[:80]!r}")
+            raise CheckFailed(
+                "status", f"{method.decode()} {path.decode()}: {status} {answer[:80]!r}"
+            )
         if window is not None:
             window.record(began)
         return answer

@@ -17,7 +17,7 @@ import importlib.metadata
 import os
 import platform
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ import redis_sessions
 from benchmarks.servers import server_binary
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: Where the charts go: the manual shows them.
+CHARTS_DIR = Path(__file__).resolve().parent.parent / "docs" / "charts"
 
 #: What a report says to judge its numbers by, as ``(label, value)`` pairs.
 Facts = list[tuple[str, str]]
@@ -160,41 +162,41 @@ def _figure(width: float, height: float) -> Any:
 
 
 def bar_chart(
-    path: Path, title: str, groups: Sequence[str], series: dict[str, Sequence[float]], ylabel: str
+    name: str, title: str, groups: Sequence[str], series: Mapping[str, Sequence[float]], ylabel: str
 ) -> None:
-    """Draw one bar per series in each group, and write the PNG to ``path``."""
+    """Draw one bar per series in each group; write the PNG to ``docs/charts/<name>``."""
     figure = _figure(11, 5)
     axes = figure.add_subplot()
     width = 0.8 / max(1, len(series))
     for number, (label, values) in enumerate(series.items()):
         positions = [group + number * width for group in range(len(groups))]
-        axes.bar(positions, values, width, label=label)
+        axes.bar(positions, values, width, label=label, color=colour(number))
     axes.set_xticks([group + 0.4 - width / 2 for group in range(len(groups))], groups, fontsize=8)
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.axhline(0, color="black", linewidth=0.6)
     axes.legend(fontsize=8, ncols=2)
     axes.grid(axis="y", alpha=0.3)
-    _save_figure(figure, path)
+    _save_figure(figure, name)
 
 
 def line_chart(
-    path: Path,
+    name: str,
     title: str,
     xs: Sequence[float],
-    panels: dict[str, dict[str, Sequence[float]]],
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
     xlabel: str,
     ylabel: str,
 ) -> None:
-    """Draw one panel per entry of ``panels``, one line per series, and write the PNG."""
+    """Draw one panel per entry of ``panels``, one line per series; write ``docs/charts/<name>``."""
     figure = _figure(11, 3.2 * ((len(panels) + 1) // 2) + 0.6)
     figure.suptitle(title)
     shared = None
     for number, (panel_title, series) in enumerate(panels.items()):
         axes = figure.add_subplot((len(panels) + 1) // 2, 2, number + 1, sharex=shared)
         shared = axes
-        for label, values in series.items():
-            axes.plot(xs, values, marker="o", label=label)
+        for line, (label, values) in enumerate(series.items()):
+            axes.plot(xs, values, marker="o", label=label, color=colour(line))
         axes.set_xscale("log", base=2)
         axes.set_xticks(list(xs), [str(x) for x in xs])
         axes.set_title(panel_title, fontsize=9)
@@ -203,17 +205,26 @@ def line_chart(
         axes.grid(alpha=0.3)
         if number == 0:
             axes.legend(fontsize=7)
-    _save_figure(figure, path)
+    _save_figure(figure, name)
 
 
-def _save_figure(figure: Any, path: Path) -> None:
+def colour(number: int) -> Any:
+    """The ``number``-th of twenty distinct colours: a chart may compare a dozen engines."""
+    import matplotlib
+
+    return matplotlib.colormaps["tab20"](number % 20)
+
+
+def _save_figure(figure: Any, name: str) -> None:
     from matplotlib import pyplot
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    CHARTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = CHARTS_DIR / name
     # No date or software in the file's metadata, so that a chart changes only
     # when its figures do.
     figure.savefig(path, metadata={"Software": None})
     pyplot.close(figure)
+    print(f"Drawn docs/charts/{name}")
 
 
 # Output ---------------------------------------------------------------------

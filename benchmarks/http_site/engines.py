@@ -14,6 +14,7 @@ CONFIG_VARIABLE = "HTTP_BENCH_CONFIG"
 REDIS_URL_VARIABLE = "HTTP_BENCH_REDIS_URL"
 SQLITE_VARIABLE = "HTTP_BENCH_SQLITE"
 POSTGRES_VARIABLE = "HTTP_BENCH_POSTGRES"
+SERVER_VARIABLE = "HTTP_BENCH_SERVER"
 
 DJANGO_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 ENGINE_MIDDLEWARE = "redis_sessions.middleware.SessionMiddleware"
@@ -69,6 +70,8 @@ class Config:
     store: str = "redis"
     #: Served by the virtualenv of django-redis-sessions rather than this one.
     legacy: bool = False
+    #: An engine a site could pick instead of this one (not a floor, not a reference).
+    peer: bool = True
 
     @property
     def is_floor(self) -> bool:
@@ -81,9 +84,7 @@ CONFIGS = {
     config.name: config
     for config in (
         Config("none", "no session", None, None, store="none"),
-        Config(
-            "none-async", "no session, async views", None, None, "async", (ASGI,), store="none"
-        ),
+        Config("none-async", "no session, async views", None, None, "async", (ASGI,), store="none"),
         Config("engine", "this engine", "redis_sessions.session", ENGINE_MIDDLEWARE),
         Config(
             "engine-async",
@@ -122,6 +123,13 @@ CONFIGS = {
             "django.contrib.sessions.backends.signed_cookies",
             DJANGO_MIDDLEWARE,
             store="cookie",
+        ),
+        Config(
+            "least",
+            "least possible (reference)",
+            "http_site.least",
+            DJANGO_MIDDLEWARE,
+            peer=False,
         ),
         Config(
             "legacy",

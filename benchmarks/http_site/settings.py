@@ -8,7 +8,8 @@ Environment variables (``benchmarks.bench_http`` sets them):
 * ``HTTP_BENCH_SQLITE``: the SQLite file with the users (and the ``db``
   engine's sessions), made by :mod:`.prepare`;
 * ``HTTP_BENCH_POSTGRES``: ``host:port`` of the PostgreSQL server that holds
-  the sessions of ``db-postgres``.
+  the sessions of ``db-postgres``;
+* ``HTTP_BENCH_SERVER``: ``gunicorn`` or ``uvicorn``, the server that serves it.
 
 Only the session engine, its middleware and the kind of views differ between
 configurations; everything else is the same for all.
@@ -22,7 +23,9 @@ from typing import Any
 from .engines import (
     POSTGRES_VARIABLE,
     REDIS_URL_VARIABLE,
+    SERVER_VARIABLE,
     SQLITE_VARIABLE,
+    WSGI,
     selected,
 )
 
@@ -30,7 +33,14 @@ CONFIG = selected()
 REDIS_URL = os.environ.get(REDIS_URL_VARIABLE, "redis://127.0.0.1:6379").rstrip("/")
 
 #: The Redis database of each configuration that keeps its sessions in Redis.
-DATABASE_NUMBERS = {"engine": 0, "engine-async": 0, "cache": 1, "cache-builtin": 2, "cached_db": 3}
+DATABASE_NUMBERS = {
+    "engine": 0,
+    "engine-async": 0,
+    "cache": 1,
+    "cache-builtin": 2,
+    "cached_db": 3,
+    "least": 5,
+}
 LEGACY_DATABASE = 4
 SESSIONS_URL = f"{REDIS_URL}/{DATABASE_NUMBERS.get(CONFIG.name, LEGACY_DATABASE)}"
 
@@ -75,10 +85,15 @@ if CONFIG.store == "postgres":
         "USER": "postgres",
         "HOST": host,
         "PORT": port,
-        # One connection per worker thread, kept for the whole run, as a site
-        # in production keeps them.
-        "CONN_MAX_AGE": None,
     }
+    if os.environ.get(SERVER_VARIABLE, WSGI) == WSGI:
+        # One connection per worker process, kept for the whole run.
+        DATABASES["postgres"]["CONN_MAX_AGE"] = None
+    else:
+        # Under ASGI each request runs its sync code in a thread of its own, so
+        # Django's persistent connections would pile up, one per thread that
+        # ever ran; Django's answer is psycopg's connection pool.
+        DATABASES["postgres"]["OPTIONS"] = {"pool": True}
     DATABASE_ROUTERS = ["http_site.routers.SessionsToPostgres"]
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 

@@ -25,6 +25,7 @@ from .engines import (
 def info(request: HttpRequest) -> HttpResponse:
     """Say which configuration this server runs, for the benchmark to check."""
     import django
+
     import redis_sessions
 
     return HttpResponse(
