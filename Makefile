@@ -67,15 +67,21 @@ matrix: $(STAMP)
 dist: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 
-## The benchmarks whose tables docs/benchmarks.rst shows.
+## Every benchmark: the tables of benchmarks/results/ and the charts of docs/charts/,
+# which docs/benchmarks.rst shows (about an hour and a half on two cores).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.bench_operations
 	$(BIN)/python -m benchmarks.bench_memory
 	$(BIN)/python -m benchmarks.bench_scale
 	$(BIN)/python -m benchmarks.bench_migration
-	$(BIN)/python -m benchmarks.bench_asgi
+	$(BIN)/python -m benchmarks.bench_migration --source db
 	$(BIN)/python -m benchmarks.bench_failover
+	$(BIN)/python -m benchmarks.bench_faults
+	$(BIN)/python -m benchmarks.bench_http
+	$(BIN)/python -m benchmarks.profile_http --server gunicorn --config engine --flow a
+	$(BIN)/python -m benchmarks.profile_http --server gunicorn --config cache --flow a
+	$(BIN)/python -m benchmarks.profile_http --server uvicorn --config engine-async --flow a
 
 clean:
 	rm -rf $(VENV) .tox .cache build dist docs/_build *.egg-info .coverage .mypy_cache .ruff_cache .pytest_cache

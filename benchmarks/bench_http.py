@@ -71,6 +71,7 @@ from benchmarks.http_site.engines import (
     WSGI,
     Config,
 )
+from benchmarks.legacy import legacy_python as make_legacy_python
 from benchmarks.processes import (
     CpuPlan,
     child_setup,
@@ -217,9 +218,7 @@ class PostgresServer:
 
 def legacy_python() -> Path:
     """The Python of django-redis-sessions' virtualenv, with the servers at our versions."""
-    from tests.support.legacy_writers import legacy_python as make
-
-    return make(*(f"{name}=={version(name)}" for name in LEGACY_EXTRAS))
+    return make_legacy_python(*(f"{name}=={version(name)}" for name in LEGACY_EXTRAS))
 
 
 # HTTP servers ---------------------------------------------------------------

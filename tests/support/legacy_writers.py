@@ -1,9 +1,8 @@
 """django-redis-sessions itself, writing sessions as it did, for the migration tests.
 
-It has our import name, ``redis_sessions``, so it cannot be imported here: it
-is installed from PyPI into a virtualenv of its own under ``.cache/`` (made
-once, reused by later runs) and runs in a subprocess of that virtualenv's
-Python, with its own tiny settings.
+It has our import name, ``redis_sessions``, so it runs in a subprocess of the
+virtualenv that :func:`benchmarks.legacy.legacy_python` makes, with its own
+tiny settings.
 """
 
 from __future__ import annotations
@@ -12,15 +11,9 @@ import json
 import os
 import subprocess
 import sys
-import venv
-from pathlib import Path
 from typing import Any
 
-import django
-
-REPOSITORY = Path(__file__).resolve().parents[2]
-#: The release of django-redis-sessions the tests read; 0.6.2 is the last one.
-VERSION = "0.6.2"
+from benchmarks.legacy import legacy_python
 
 #: What the subprocess runs: save each session given on stdin with the old engine.
 WRITER = """
@@ -47,39 +40,6 @@ for session in job["sessions"]:
     keys.append(store.session_key)
 json.dump(keys, sys.stdout)
 """
-
-
-def legacy_python(*extras: str) -> Path:
-    """The Python of a virtualenv with django-redis-sessions and this Django, made on first use.
-
-    ``extras`` are more requirements to install there (the benchmark's HTTP
-    servers); each set of them has a virtualenv of its own.
-    """
-    root = Path(os.environ.get("LEGACY_VENV_CACHE") or REPOSITORY / ".cache")
-    name = f"django-redis-sessions-{VERSION}-django-{django.__version__}"
-    if extras:
-        name += "-" + "-".join(sorted(extra.replace("==", "-") for extra in extras))
-    home = root / name
-    python = home / "bin" / "python"
-    ready = home / "installed"
-    if not ready.exists():
-        venv.create(home, with_pip=True, clear=True)
-        subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                f"django-redis-sessions=={VERSION}",
-                f"django=={django.__version__}",
-                "redis",
-                *extras,
-            ],
-            check=True,
-        )
-        ready.write_text("")
-    return python
 
 
 def write_sessions(
