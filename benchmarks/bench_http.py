@@ -860,6 +860,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             for e in raw["results"]
         }
         return publish_all(results, served, args, raw["facts"], raw["notes"])
+    measured = run(args)
+    if not args.no_report:
+        save_raw(measured.results, measured.served, args, measured.facts, measured.notes)
+    return publish_all(measured.results, measured.served, args, measured.facts, measured.notes)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one run of the benchmark measured, and what it says about the run."""
+
+    results: Results
+    #: The (server, configuration) pairs that were measured, in order.
+    served: list[tuple[str, str]]
+    facts: Facts
+    notes: list[str]
+
+
+def run(args: argparse.Namespace) -> Measured:
+    """Start every store and server that ``args`` asks for, measure, and stop them all."""
     plan = cpu_plan(not args.no_pin)
     notes: list[str] = []
     with contextlib.ExitStack() as stack, terminate_as_interrupt():
@@ -914,10 +933,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             servers, admin, postgres, args, plan, (load_before, os.getloadavg()[0]), elapsed
         )
         admin.close()
-    served = list(servers)
-    if not args.no_report:
-        save_raw(results, served, args, facts, notes)
-    return publish_all(results, served, args, facts, notes)
+    return Measured(results, list(servers), facts, notes)
 
 
 def save_raw(
