@@ -65,7 +65,7 @@ from benchmarks.report import (
 )
 from benchmarks.servers import RedisServer
 from redis_sessions.store.codec import FieldCodec
-from redis_sessions.store.keys import new_session_key
+from redis_sessions.store.keys import new_session_key, stored_id
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SETTINGS = "benchmarks.scale_settings"
@@ -153,6 +153,11 @@ def session_fields(
     return [item for pair in fields.items() for item in pair]
 
 
+def session_redis_key(session_key: str) -> bytes:
+    """The key the engine keeps a session under: its stored id's, never the session key."""
+    return f"{PREFIX}{{{stored_id(session_key)}}}".encode()
+
+
 def fill_commands(plan: Plan, now: int) -> Iterator[bytes]:
     """Every command of the fill, in the Redis protocol."""
     rng = random.Random(plan.seed + 1)
@@ -176,10 +181,10 @@ def fill_commands(plan: Plan, now: int) -> Iterator[bytes]:
                 "_auth_user_backend": backend,
                 "_auth_user_hash": secrets.token_hex(32),
             }
-            redis_key = f"{PREFIX}{{{key}}}".encode()
+            redis_key = session_redis_key(key)
             yield resp(b"HSET", redis_key, *session_fields(codec, data, saved, created))
             yield resp(b"EXPIRE", redis_key, number(ttl))
-            index += [number(saved + COOKIE_AGE + COOKIE_AGE // 10), key.encode()]
+            index += [number(saved + COOKIE_AGE + COOKIE_AGE // 10), stored_id(key).encode()]
             if len(plan.samples) < 3:
                 plan.samples.append((key, data))
         index_key = f"{PREFIX}user:{{{user_id}}}".encode()
@@ -190,13 +195,13 @@ def fill_commands(plan: Plan, now: int) -> Iterator[bytes]:
         key = new_session_key()
         ttl, saved, created = timing()
         data = {"visits": visit % 40 + 1, "theme": "dark"}
-        redis_key = f"{PREFIX}{{{key}}}".encode()
+        redis_key = session_redis_key(key)
         yield resp(b"HSET", redis_key, *session_fields(codec, data, saved, created))
         yield resp(b"EXPIRE", redis_key, number(ttl))
         if len(plan.samples) < 6:
             plan.samples.append((key, data))
     for _ in range(plan.tombstones):
-        redis_key = f"{PREFIX}{{{new_session_key()}}}".encode()
+        redis_key = session_redis_key(new_session_key())
         yield resp(b"HSET", redis_key, b"#x", number(now - rng.randint(0, 299)))
         yield resp(b"EXPIRE", redis_key, number(TOMBSTONE_TTL))
 
