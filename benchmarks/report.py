@@ -17,6 +17,7 @@ import importlib.metadata
 import os
 import platform
 import sys
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -171,11 +172,13 @@ def bar_chart(
     for number, (label, values) in enumerate(series.items()):
         positions = [group + number * width for group in range(len(groups))]
         axes.bar(positions, values, width, label=label, color=colour(number))
-    axes.set_xticks([group + 0.4 - width / 2 for group in range(len(groups))], groups, fontsize=8)
+    labels = [textwrap.fill(group, 30) for group in groups]
+    axes.set_xticks([group + 0.4 - width / 2 for group in range(len(groups))], labels, fontsize=8)
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.axhline(0, color="black", linewidth=0.6)
-    axes.legend(fontsize=8, ncols=2)
+    # Beside the axes, where no bar can hide under it.
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes.grid(axis="y", alpha=0.3)
     _save_figure(figure, name)
 
