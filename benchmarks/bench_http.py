@@ -50,7 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -556,17 +556,11 @@ def report(
 
     # The headline: overhead per request, CPU and p50, as ratios to the cache engine.
     for kind in args.servers:
-        engines = [name for name in names_of[kind] if not CONFIGS[name].is_floor]
-        header = ["engine"]
-        for flow in args.flows:
-            header += [f"({flow}) CPU us", f"({flow}) vs cache"]
-        rows = []
-        for name in engines:
-            row = [CONFIGS[name].label]
-            for flow in args.flows:
-                pooled = pooled_overhead(results, kind, flow, name, args)
-                row += [f"{pooled[0][0]:.0f}", spread(*pooled[1], digits=2)]
-            rows.append(row)
+
+        def cpu(name: str, flow: str, kind: str = kind) -> tuple[str, str]:
+            overhead, ratio = pooled_overhead(results, kind, flow, name, args)
+            return f"{overhead[0]:.0f}", spread(*ratio, digits=2)
+
         parts.append(
             [
                 f"**{kind}: session CPU overhead per request** (engine minus no session, "
@@ -574,27 +568,22 @@ def report(
                 f"over runs and connection counts, lowest and highest in parentheses):",
             ]
         )
-        parts.append(table(header, rows))
+        parts.append(overhead_table(names_of[kind], args.flows, "CPU us", cpu))
 
+    fewest = min(args.connections)
     for kind in args.servers:
-        engines = [name for name in names_of[kind] if not CONFIGS[name].is_floor]
-        header = ["engine"]
-        for flow in args.flows:
-            header += [f"({flow}) p50 ms", f"({flow}) vs cache"]
-        rows = []
-        for name in engines:
-            row = [CONFIGS[name].label]
-            for flow in args.flows:
-                summary = summaries[(Cell(kind, flow, min(args.connections)), name)]
-                row += [f"{summary.p50_overhead[0]:.3f}", spread(*summary.p50_ratio, digits=2)]
-            rows.append(row)
+
+        def p50(name: str, flow: str, kind: str = kind) -> tuple[str, str]:
+            summary = summaries[(Cell(kind, flow, fewest), name)]
+            return f"{summary.p50_overhead[0]:.3f}", spread(*summary.p50_ratio, digits=2)
+
         parts.append(
             [
                 f"**{kind}: session latency overhead** (p50 minus no session's, at "
-                f"{min(args.connections)} connection(s), where no queue hides it):",
+                f"{fewest} connection(s), where no queue hides it):",
             ]
         )
-        parts.append(table(header, rows))
+        parts.append(overhead_table(names_of[kind], args.flows, "p50 ms", p50))
 
     # Every figure of every cell.
     for kind in args.servers:
@@ -633,6 +622,24 @@ def report(
     plain = plain_report(facts, *parts)
     rst = rst_report([title, "=" * len(title)], "benchmarks.bench_http", facts, *parts)
     return plain, rst, errors
+
+
+def overhead_table(
+    names: Sequence[str],
+    flows: Sequence[str],
+    unit: str,
+    figures: Callable[[str, str], tuple[str, str]],
+) -> list[str]:
+    """One row per engine (floors left out), two columns per flow: ``figures(name, flow)``."""
+    header = ["engine"]
+    for flow in flows:
+        header += [f"({flow}) {unit}", f"({flow}) vs cache"]
+    rows = [
+        [CONFIGS[name].label, *(cell for flow in flows for cell in figures(name, flow))]
+        for name in names
+        if not CONFIGS[name].is_floor
+    ]
+    return table(header, rows)
 
 
 def pooled_overhead(
