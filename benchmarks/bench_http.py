@@ -364,9 +364,12 @@ class Generator:
         return result
 
     def stop(self) -> None:
+        # The end of its input ends the generator; then its output is closed too.
         if self.process.stdin is not None:
             self.process.stdin.close()
         stop_process(self.process)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 # Measuring ------------------------------------------------------------------
