@@ -68,7 +68,7 @@ dist: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 
 ## Every benchmark: the tables of benchmarks/results/ and the charts of docs/charts/,
-# which docs/benchmarks.rst shows (about an hour and a half on two cores).
+# which docs/benchmarks.rst shows (about forty minutes on two cores).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.bench_operations
