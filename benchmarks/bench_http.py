@@ -467,11 +467,9 @@ class Summary:
     p50: float
     p99: float
     cpu: float
-    #: Overheads (CPU µs, p50 ms) over the floor: median, lowest, highest.
-    cpu_overhead: tuple[float, float, float]
+    #: The p50 overhead (ms) over the floor, and its ratio to the reference
+    #: engine's: median, lowest, highest over the runs.
     p50_overhead: tuple[float, float, float]
-    #: Overhead ratios to the reference engine's: median, lowest, highest.
-    cpu_ratio: tuple[float, float, float]
     p50_ratio: tuple[float, float, float]
     errors: int
     lost: int
@@ -485,37 +483,34 @@ def median_spread(values: Sequence[float]) -> tuple[float, float, float]:
     return statistics.median(usable), min(usable), max(usable)
 
 
+def overheads(results: Results, cell: Cell, name: str, value: str) -> list[float]:
+    """Per run: a configuration's figure (``cpu`` or ``p50``) minus its floor's in the same cell."""
+    return [
+        measure_of(run, value) - measure_of(floor, value)
+        for run, floor in zip(
+            results[(cell, name)], results[(cell, CONFIGS[name].floor)], strict=True
+        )
+    ]
+
+
+def ratios(results: Results, cell: Cell, name: str, value: str) -> list[float]:
+    """Per run: a configuration's overhead over the reference engine's (none without it)."""
+    if (cell, REFERENCE) not in results:
+        return []
+    mine = overheads(results, cell, name, value)
+    theirs = overheads(results, cell, REFERENCE, value)
+    return [a / b if b > 0 else float("nan") for a, b in zip(mine, theirs, strict=True)]
+
+
 def summarise(results: Results, cell: Cell, name: str) -> Summary:
     runs = results[(cell, name)]
-    floor_runs = results[(cell, CONFIGS[name].floor)]
-    reference_runs = results.get((cell, REFERENCE), [])
-    reference_floor = results[(cell, CONFIGS[REFERENCE].floor)] if reference_runs else []
-
-    def overheads(value: str) -> list[float]:
-        return [
-            measure_of(run, value) - measure_of(floor, value)
-            for run, floor in zip(runs, floor_runs, strict=True)
-        ]
-
-    def ratios(value: str) -> list[float]:
-        if not reference_runs:
-            return []
-        mine = overheads(value)
-        theirs = [
-            measure_of(run, value) - measure_of(floor, value)
-            for run, floor in zip(reference_runs, reference_floor, strict=True)
-        ]
-        return [a / b if b > 0 else float("nan") for a, b in zip(mine, theirs, strict=True)]
-
     return Summary(
         rps=statistics.median(run["requests_per_second"] for run in runs),
         p50=statistics.median(run["p50"] for run in runs),
         p99=statistics.median(run["p99"] for run in runs),
         cpu=statistics.median(cpu_per_request(run) for run in runs),
-        cpu_overhead=median_spread(overheads("cpu")),
-        p50_overhead=median_spread(overheads("p50")),
-        cpu_ratio=median_spread(ratios("cpu")),
-        p50_ratio=median_spread(ratios("p50")),
+        p50_overhead=median_spread(overheads(results, cell, name, "p50")),
+        p50_ratio=median_spread(ratios(results, cell, name, "p50")),
         errors=sum(run["errors"] for run in runs),
         lost=sum(run["lost"] for run in runs),
         changes=sum(run["changes"] for run in runs),
@@ -535,10 +530,6 @@ FLOW_TITLES = {
     "c": "(c) a login then a logout",
     "d": "(d) two concurrent requests that change different keys",
 }
-
-
-def with_spread(values: tuple[float, float, float], digits: int) -> str:
-    return spread(*values, digits=digits)
 
 
 def report(
@@ -649,22 +640,9 @@ def pooled_overhead(
     results: Results, kind: str, flow: str, name: str, args: argparse.Namespace
 ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     """Overhead CPU and its ratio to the cache engine, pooled over the connection counts."""
-    overhead: list[float] = []
-    ratio: list[float] = []
-    for connections in args.connections:
-        cell = Cell(kind, flow, connections)
-        runs = results[(cell, name)]
-        floors = results[(cell, CONFIGS[name].floor)]
-        references = results.get((cell, REFERENCE), [])
-        reference_floors = results[(cell, CONFIGS[REFERENCE].floor)]
-        for number, (run, floor) in enumerate(zip(runs, floors, strict=True)):
-            mine = cpu_per_request(run) - cpu_per_request(floor)
-            overhead.append(mine)
-            if references:
-                theirs = cpu_per_request(references[number]) - cpu_per_request(
-                    reference_floors[number]
-                )
-                ratio.append(mine / theirs if theirs > 0 else float("nan"))
+    cells_of_flow = [Cell(kind, flow, connections) for connections in args.connections]
+    overhead = [x for cell in cells_of_flow for x in overheads(results, cell, name, "cpu")]
+    ratio = [x for cell in cells_of_flow for x in ratios(results, cell, name, "cpu")]
     return median_spread(overhead), median_spread(ratio)
 
 

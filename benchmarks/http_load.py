@@ -71,6 +71,9 @@ FLOWS = ("a", "b", "c", "d")
 #: Seconds a request may take before it counts as failed.
 REQUEST_TIMEOUT = 10.0
 
+#: What a request that got no usable answer raises: counted as a connection error.
+TRANSPORT_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError)
+
 #: Error samples kept for the report.
 MAX_SAMPLES = 5
 
@@ -307,7 +310,7 @@ async def run_visitor(visitor: Visitor, flow: str, window: Window) -> None:
             await visitor.step(flow, window)
         except CheckFailed as failure:
             window.fail(failure.category, str(failure))
-        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as error:
+        except TRANSPORT_ERRORS as error:
             window.fail("connection", f"{type(error).__name__}: {error}")
             for connection in visitor.connections:
                 connection.close()
@@ -383,7 +386,7 @@ async def checked(window: Window, awaitable: Any) -> Any:
         return await awaitable
     except CheckFailed as failure:
         window.fail(failure.category, str(failure))
-    except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as error:
+    except TRANSPORT_ERRORS as error:
         window.fail("connection", f"{type(error).__name__}: {error}")
     return None
 
